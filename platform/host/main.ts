@@ -1,0 +1,1 @@
+// placeholder: the domain host entry (platform/host) is being written

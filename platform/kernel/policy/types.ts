@@ -1,0 +1,89 @@
+/**
+ * A domain policy as the kernel holds it after validation (policies/policy.schema.json).
+ * Hex strings in the JSON are kept as uppercase hex here; the broker parses them once at boot.
+ * Nothing is granted unless listed: an empty policy grants nothing.
+ */
+
+export interface ApduRule {
+  /** CLA, INS and optionally P1, P2 as 2-digit uppercase hex. CLA may be matched under `claMask`. */
+  cla: string;
+  ins: string;
+  p1?: string;
+  p2?: string;
+  /** Mask applied to the APDU's CLA before comparing (secure messaging / channel bits); default FF. */
+  claMask?: string;
+  /** Human label for audit and reports, e.g. "SELECT", "READ RECORD". */
+  name?: string;
+}
+
+export interface CardClass {
+  /** Unique across all policies: a card class belongs to exactly one domain. */
+  name: string;
+  atr: { value: string; mask: string };
+  /** When several classes share an ATR pattern, the broker probes these AIDs (SELECT by AID) to decide. */
+  aids: string[];
+  apdu: ApduRule[];
+  /** VERIFY references (P2) the kernel's secure PIN entry may present for this class. */
+  pinReferences: number[];
+  /** Max response data length accepted from the card (bytes, before SW). Default 4096. */
+  maxResponseBytes?: number;
+}
+
+export interface NetworkEndpoint {
+  name: string;
+  kind: 'smtp' | 'pop3' | 'http' | 'acquirer';
+  host: string;
+  port: number;
+}
+
+export interface IntentGrant {
+  target: string;
+  actions: string[];
+}
+
+export interface IntentHandle {
+  action: string;
+  /** Fields (name -> type) the result may carry back; anything else is dropped by the kernel. */
+  result: Record<string, 'string' | 'number' | 'boolean'>;
+}
+
+export interface DomainLimits {
+  /** Isolate heap limit (isolated-vm memoryLimit), MB. */
+  memoryMb: number;
+  /** CPU budget per handler call, including microtasks and time between awaited calls. */
+  cpuMsPerCall: number;
+  /** Time the isolate may spend running (wallTime) per handler call. */
+  wallMsPerCall: number;
+  /** Real-time deadline for a whole handler call (including waits on cards, PIN, UI). */
+  handlerDeadlineMs: number;
+  /** Max in-flight platform calls from this domain; beyond it calls are refused (back-pressure). */
+  queueLength: number;
+  /** Sustained platform calls per second (token bucket, burst = ratePerSecond). */
+  ratePerSecond: number;
+  /** Max encoded size of one frame from the host. */
+  maxMessageBytes: number;
+}
+
+export interface Policy {
+  schemaVersion: 1;
+  domain: string;
+  description?: string;
+  applet: { id: string };
+  limits: DomainLimits;
+  cardClasses: CardClass[];
+  store: { quotaBytes: number };
+  network: { endpoints: NetworkEndpoint[] };
+  intents: { request: IntentGrant[]; handle: IntentHandle[] };
+  ui: { foreground: boolean; pinEntry: boolean };
+}
+
+/** Defaults applied to omitted limits. Deliberately small: a policy must ask for more. */
+export const DEFAULT_LIMITS: DomainLimits = {
+  memoryMb: 64,
+  cpuMsPerCall: 1000,
+  wallMsPerCall: 2000,
+  handlerDeadlineMs: 120_000,
+  queueLength: 64,
+  ratePerSecond: 2000,
+  maxMessageBytes: 256 * 1024,
+};
