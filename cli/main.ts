@@ -1,6 +1,28 @@
 // `di`: the command line. Each command group lives in cli/commands/.
 import { Command } from 'commander';
+import { resolve } from 'node:path';
+import { registerStartCommand } from './commands/start.js';
+import { registerEvalCommand } from './commands/eval.js';
+import { registerBenchCommand } from './commands/bench.js';
+import { registerAppletCommands } from './commands/applet.js';
+import { registerAuditCommands } from './commands/audit.js';
 
 const program = new Command();
-program.name('di').description('Dispositif Intégré multi-application: kernel, emulator and tools');
-await program.parseAsync(process.argv);
+program
+  .name('di')
+  .description('Dispositif Intégré multi-application: kernel, emulator and tools')
+  .option('--data-dir <dir>', 'data directory for audit, stores, keys, packages', '.di-data');
+
+const dataDir = () => resolve(program.opts<{ dataDir: string }>().dataDir);
+registerStartCommand(program);
+registerEvalCommand(program);
+registerBenchCommand(program);
+registerAppletCommands(program, { dataDir, trustAnchors: () => [] });
+registerAuditCommands(program, { dataDir });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  console.error(`di: ${(e as Error).message}`);
+  process.exitCode = 2;
+}

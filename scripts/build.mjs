@@ -15,4 +15,5 @@ const common = {
 await Promise.all([
   build({ ...common, entryPoints: { cli: 'cli/main.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } }),
   build({ ...common, entryPoints: { host: 'platform/host/main.ts' }, outdir: 'dist' }),
+  build({ ...common, entryPoints: { 'bench-echo': 'bench/echo-child.ts' }, outdir: 'dist' }),
 ]);

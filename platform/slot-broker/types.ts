@@ -74,6 +74,8 @@ export interface SlotBroker {
   /** Cards currently routed to `domain`. */
   cardsFor(domain: string): Array<{ slot: number; cardClass: string; atr: string }>;
   acquire(domain: string, slot: number, timeoutMs: number): Promise<LeaseInfo>;
+  /** The live lease `token` names, if it is `domain`'s; otherwise throws BrokerError E_LEASE. */
+  checkLease(domain: string, token: string): LeaseInfo;
   /** Applet APDU: checked for well-formedness and against the card class allowlist; 61xx/6Cxx handled. */
   transmit(domain: string, token: string, apdu: Uint8Array): Promise<Uint8Array>;
   /**

@@ -129,3 +129,30 @@ export const REQUEST_OPS = [
   'log',
 ] as const;
 export type RequestOp = (typeof REQUEST_OPS)[number];
+
+/**
+ * The `args` object of each request op, as the in-isolate shim sends it and the kernel validates it.
+ * (Lease methods send the lease's `token` string; the kernel is the one that checks it.)
+ */
+export interface OpArgsMap {
+  'slots.acquire': { slot: number; timeoutMs?: number };
+  'slots.list': Record<string, never>;
+  'lease.transmit': { token: string; apdu: Uint8Array };
+  'lease.reset': { token: string };
+  'lease.release': { token: string };
+  'pin.verify': { token: string; reference: number; format: string; prompt?: string };
+  'ui.show': { screen: WireValue };
+  'ui.ask': { question: WireValue };
+  'store.get': { key: string };
+  'store.put': { key: string; value: WireValue };
+  'store.delete': { key: string };
+  'store.list': { prefix?: string; limit?: number };
+  'store.transaction': { ops: WireValue[] };
+  'net.send': { endpoint: string; message: WireValue };
+  'net.fetch': { endpoint: string; request?: WireValue };
+  'intents.request': { target: string; payload: WireValue };
+  'crypto.digest': { alg: string; data: Uint8Array };
+  'crypto.random': { n: number };
+  'clock.now': Record<string, never>;
+  log: { level: string; message: string; fields?: WireValue };
+}

@@ -1,0 +1,60 @@
+/**
+ * Baselines measured in the same run as the platform figures, so ratios hold on any machine:
+ * a bare frame round trip between two Node processes over the same kind of pipe, a bare
+ * isolate -> host -> isolate async call, and a direct call into the emulated card.
+ */
+import { spawn } from 'node:child_process';
+import type { Socket } from 'node:net';
+import { join } from 'node:path';
+import ivm from 'isolated-vm';
+import { encodeFrame, FrameDecoder } from '../platform/wire/frames.js';
+import { repoRoot } from '../platform/kernel/paths.js';
+import { medianOfBatches } from './stats.js';
+import type { CardModel } from '../emulator/cards/card.js';
+
+export async function processRoundTripUs(rounds: number, perBatch: number): Promise<number> {
+  const child = spawn(process.execPath, [join(repoRoot(), 'dist', 'bench-echo.js')], { stdio: ['ignore', 'inherit', 'inherit', 'pipe'], env: {} });
+  const pipe = child.stdio[3] as Socket;
+  const decoder = new FrameDecoder(1 << 20);
+  let waiter: (() => void) | null = null;
+  pipe.on('data', (c: Buffer) => {
+    for (const _ of decoder.push(c)) waiter?.();
+  });
+  const apdu = new Uint8Array(21).fill(0x42);
+  const once = () =>
+    new Promise<void>((r) => {
+      waiter = r;
+      pipe.write(encodeFrame({ t: 'req', id: 1, op: 'lease.transmit', args: { token: 'x'.repeat(64), apdu } }));
+    });
+  for (let i = 0; i < 200; i++) await once();
+  const us = await medianOfBatches(rounds, perBatch, async () => {
+    for (let i = 0; i < perBatch; i++) await once();
+  });
+  pipe.end();
+  child.kill();
+  return us;
+}
+
+export async function isolateCallUs(rounds: number, perBatch: number): Promise<number> {
+  const isolate = new ivm.Isolate({ memoryLimit: 32 });
+  const context = await isolate.createContext();
+  const bridge = new ivm.Callback(async (x: Uint8Array) => x, { async: true });
+  const run = await context.evalClosure(
+    `const bridge = $0; return async (n) => { const a = new Uint8Array(21); for (let i = 0; i < n; i++) await bridge(a); return n; };`,
+    [bridge],
+    { arguments: { reference: false }, result: { reference: true } },
+  );
+  const fn = run.result as ivm.Reference<(n: number) => Promise<number>>;
+  await fn.apply(undefined, [200], { result: { promise: true, copy: true } });
+  const us = await medianOfBatches(rounds, perBatch, async () => {
+    await fn.apply(undefined, [perBatch], { result: { promise: true, copy: true } });
+  });
+  isolate.dispose();
+  return us;
+}
+
+export async function directCardUs(card: CardModel, apdu: Uint8Array, rounds: number, perBatch: number): Promise<number> {
+  return medianOfBatches(rounds, perBatch, async () => {
+    for (let i = 0; i < perBatch; i++) card.process(apdu);
+  });
+}

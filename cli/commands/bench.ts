@@ -1,0 +1,24 @@
+/** `di bench [--json]`: benchmarks as ratios against same-run baselines (never bare absolute targets). */
+import type { Command } from 'commander';
+import { runBench } from '../../bench/run.js';
+
+export function registerBenchCommand(program: Command): void {
+  program
+    .command('bench')
+    .description('measure the APDU round trip, host cold start and host memory against baselines measured in the same run')
+    .option('--json', 'print the figures as JSON')
+    .option('--quick', 'fewer samples (smoke run)')
+    .action(async (o: { json?: boolean; quick?: boolean }) => {
+      const r = await runBench({ quick: Boolean(o.quick) });
+      if (o.json) {
+        console.log(JSON.stringify(r, null, 2));
+        return;
+      }
+      const a = r.apduRoundTrip;
+      const mark = (ok: boolean) => (ok ? 'ok ' : 'MISS');
+      console.log(`APDU round trip   ${a.medianUs} µs  = ${a.ratio} x baseline ${a.baselineUs} µs (process ${a.processRoundTripUs} + isolate ${a.isolateCallUs}); direct card call ${a.directCardUs} µs   [${mark(r.met.apduRoundTripRatio)} target <= ${r.targets.apduRoundTripRatio}]`);
+      console.log(`host cold start   ${r.coldStartMs} ms   [${mark(r.met.coldStartMs)} target <= ${r.targets.coldStartMs}]`);
+      console.log(`host RSS          ${r.hostRssMb} MB   [${mark(r.met.hostRssMb)} target <= ${r.targets.hostRssMb}]`);
+      console.log(r.method);
+    });
+}

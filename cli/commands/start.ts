@@ -1,0 +1,33 @@
+/** `di start`: boot the emulated terminal on embedded defaults and keep it running. */
+import type { Command } from 'commander';
+import { Kernel } from '../../platform/kernel/kernel.js';
+import { loadConfig } from '../../platform/kernel/config.js';
+
+export function registerStartCommand(program: Command): void {
+  program
+    .command('start')
+    .description('boot the emulated terminal (kernel, slot broker, one host per domain) and keep it running')
+    .option('--config <file>', 'kernel configuration JSON (overrides embedded defaults)')
+    .option('--data-dir <dir>', 'data directory (default ./.di-data)')
+    .option('--once', 'boot, print the status and stop (smoke test)')
+    .action(async (o: { config?: string; dataDir?: string; once?: boolean }) => {
+      const config = loadConfig(o.config, o.dataDir ? { dataDir: o.dataDir } : {});
+      const kernel = await Kernel.boot({ config });
+      const st = kernel.status();
+      console.log(`Dispositif Intégré: kernel up (data ${config.dataDir})`);
+      for (const d of st.domains) console.log(`  domain ${d.domain.padEnd(16)} ${d.state} (pid ${d.pid ?? '-'})`);
+      for (const r of st.refused) console.log(`  REFUSED ${r.source}: ${r.reason}`);
+      console.log(`  reader: emulated, ${kernel.reader.slotCount} slots`);
+      if (o.once) {
+        await kernel.shutdown();
+        process.exitCode = st.refused.length > 0 ? 1 : 0;
+        return;
+      }
+      console.log('Ctrl-C to stop.');
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      await kernel.shutdown();
+    });
+}

@@ -1,0 +1,88 @@
+/**
+ * Kernel configuration. Every field has an embedded default so that `di start` boots a complete
+ * emulated terminal with no file at all; a JSON file can override any part (validated here).
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { repoRoot } from './paths.js';
+
+export interface KernelConfig {
+  /** Where stores, audit, logs, keys and built packages live. */
+  dataDir: string;
+  /** Installed policies (one JSON per domain). */
+  policyDir: string;
+  /** Signed packages, one directory per applet id. */
+  packageDir: string;
+  /** Applet sources packed with the development key when no package exists (development mode). */
+  appletSourceDir: string;
+  /** PEM certificates trusted to sign applet packages; empty = the development root in dataDir/keys. */
+  trustAnchors: string[];
+  /** Domains to boot (policy domain ids); empty = every policy in policyDir. */
+  domains: string[];
+  reader: { driver: 'emulated'; slots: number; timing: boolean; baudRate: number };
+  clockGranularityMs: number;
+  supervisor: { backoffInitialMs: number; backoffMaxMs: number; stableAfterMs: number; readyTimeoutMs: number };
+  broker: { leaseIdleTimeoutMs: number; leaseMaxMs: number };
+  pin: { entryTimeoutMs: number; minDigits: number; maxDigits: number };
+}
+
+export function defaultConfig(dataDir = resolve(process.cwd(), '.di-data')): KernelConfig {
+  const root = repoRoot();
+  return {
+    dataDir,
+    policyDir: resolve(root, 'policies'),
+    packageDir: resolve(dataDir, 'packages'),
+    appletSourceDir: resolve(root, 'applets'),
+    trustAnchors: [],
+    domains: [],
+    reader: { driver: 'emulated', slots: 2, timing: false, baudRate: 9600 },
+    clockGranularityMs: 100,
+    supervisor: { backoffInitialMs: 100, backoffMaxMs: 10_000, stableAfterMs: 30_000, readyTimeoutMs: 10_000 },
+    broker: { leaseIdleTimeoutMs: 30_000, leaseMaxMs: 10 * 60_000 },
+    pin: { entryTimeoutMs: 60_000, minDigits: 4, maxDigits: 12 },
+  };
+}
+
+export class ConfigError extends Error {
+  constructor(file: string, field: string, reason: string) {
+    super(`${file}: ${field}: ${reason}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Plain = { [k: string]: unknown };
+const isPlain = (v: unknown): v is Plain => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** Overlays `patch` on `base`, refusing unknown keys and type changes so a typo is an error, not a silent default. */
+function overlay(base: Plain, patch: unknown, file: string, path: string): Plain {
+  if (!isPlain(patch)) throw new ConfigError(file, path || '/', 'must be an object');
+  const out: Plain = { ...base };
+  for (const [k, v] of Object.entries(patch)) {
+    const here = `${path}/${k}`;
+    if (!(k in base)) throw new ConfigError(file, here, `unknown setting (known: ${Object.keys(base).join(', ')})`);
+    const b = base[k];
+    if (isPlain(b)) out[k] = overlay(b, v, file, here);
+    else if (Array.isArray(b)) {
+      if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new ConfigError(file, here, 'must be an array of strings');
+      out[k] = v;
+    } else if (typeof v !== typeof b) throw new ConfigError(file, here, `must be a ${typeof b}`);
+    else out[k] = v;
+  }
+  return out;
+}
+
+export function loadConfig(file?: string, overrides: Partial<KernelConfig> = {}): KernelConfig {
+  let cfg = defaultConfig(overrides.dataDir);
+  if (file) {
+    let json: unknown;
+    try {
+      json = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (e) {
+      throw new ConfigError(file, '/', `not readable JSON (${(e as Error).message})`);
+    }
+    cfg = overlay(cfg as unknown as Plain, json, file, '') as unknown as KernelConfig;
+  }
+  cfg = { ...cfg, ...overrides };
+  if (cfg.reader.slots < 1 || cfg.reader.slots > 8) throw new ConfigError(file ?? '(defaults)', '/reader/slots', 'must be 1..8');
+  return cfg;
+}

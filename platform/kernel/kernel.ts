@@ -1,0 +1,317 @@
+/**
+ * The kernel: boots the device from a config, and is the only party that sees every domain.
+ * Order at boot: audit log, policies (broken ones refused, loudly), signed packages (refused unless
+ * verified), slot broker, one host per domain, then the slots are opened.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { join, basename } from 'node:path';
+import { AuditLog } from './audit.js';
+import { openDomainStore, type DomainStore } from './store.js';
+import { redactText } from './redact.js';
+import { loadPolicyFile, checkPolicySet } from './policy/loader.js';
+import type { Policy } from './policy/types.js';
+import { verifyPackage } from './packages/verify.js';
+import { packApplet } from './packages/pack.js';
+import { loadOrCreateDevSigner, loadTrustAnchors } from './packages/keys.js';
+import { Terminal } from './terminal.js';
+import { Router, ProtocolViolation } from './router.js';
+import { Supervisor } from './supervisor.js';
+import { buildOpTable, deadlineFor } from './capabilities/index.js';
+import type { KernelServices, Transport } from './services.js';
+import { FileDomainLogger } from './domain-log.js';
+import type { KernelConfig } from './config.js';
+import type { NetworkEndpoint } from './policy/types.js';
+import { createSlotBroker } from '../slot-broker/broker.js';
+import { EmulatedDriver } from '../slot-broker/drivers/emulated.js';
+import type { SlotBroker, BrokerEvent } from '../slot-broker/types.js';
+import { DEFAULT_BROKER_OPTIONS } from '../slot-broker/types.js';
+import { EmulatedReader } from '../../emulator/reader/reader.js';
+import type { Reader } from '../../emulator/reader/types.js';
+import type { CardModel } from '../../emulator/cards/card.js';
+import type { HandlerName } from '../sdk/api.js';
+import type { WireValue } from '../wire/messages.js';
+import { KernelError } from './errors.js';
+
+/** An applet to run without a signed package: `di eval` and tests only; audited as unsigned. */
+export interface DevApplet {
+  policy: Policy;
+  script: string;
+  filename: string;
+}
+
+export interface BootOptions {
+  config: KernelConfig;
+  /** Development mode: run these instead of verified packages (audited loudly). */
+  devApplets?: DevApplet[];
+  /** Use this reader (e.g. with cards already inserted); default: a fresh emulated reader. */
+  reader?: Reader;
+}
+
+export interface RefusedDomain {
+  source: string;
+  reason: string;
+}
+
+export class Kernel {
+  readonly terminal = new Terminal();
+  readonly policies = new Map<string, Policy>();
+  readonly refused: RefusedDomain[] = [];
+  readonly handlers = new Map<string, HandlerName[]>();
+  private readonly stores = new Map<string, DomainStore>();
+  readonly transports = new Map<NetworkEndpoint['kind'], Transport>();
+  private stopped = false;
+
+  private constructor(
+    readonly config: KernelConfig,
+    readonly audit: AuditLog,
+    readonly reader: Reader,
+    readonly logger: FileDomainLogger,
+    readonly supervisor: Supervisor,
+    public broker: SlotBroker,
+    readonly router: Router,
+  ) {}
+
+  static async boot(opts: BootOptions): Promise<Kernel> {
+    const config = opts.config;
+    mkdirSync(config.dataDir, { recursive: true });
+    const audit = AuditLog.open(join(config.dataDir, 'audit.log'));
+    audit.append('kernel.boot', null, { pid: process.pid, dev: Boolean(opts.devApplets) });
+    const reader = opts.reader ?? new EmulatedReader({ slots: config.reader.slots, timing: { enabled: config.reader.timing, baudRate: config.reader.baudRate, processingScale: 1 } });
+    const logger = new FileDomainLogger(join(config.dataDir, 'logs'));
+    const supervisor = new Supervisor(config.supervisor);
+
+    // Late-bound: the router and capabilities need the kernel, the kernel needs them.
+    let kernel!: Kernel;
+    const services: KernelServices = {
+      config,
+      get broker() {
+        return kernel.broker;
+      },
+      terminal: null as unknown as Terminal,
+      audit,
+      store: (domain) => kernel.store(domain),
+      policy: (domain) => kernel.policies.get(domain),
+      get transports() {
+        return kernel.transports;
+      },
+      logger,
+      intents: {
+        deliver: (from, target, action, payload, signal) => kernel.deliverIntent(from, target, action, payload, signal),
+      },
+    };
+    const router = new Router({
+      ops: buildOpTable(services),
+      deadlineMs: deadlineFor(services),
+      redact: redactText,
+      onRefusal: (domain, op, error) => audit.append('call.refused', domain, { op, code: error.code, reason: error.message }),
+    });
+    kernel = new Kernel(config, audit, reader, logger, supervisor, null as unknown as SlotBroker, router);
+    services.terminal = kernel.terminal;
+
+    const applets = opts.devApplets
+      ? kernel.acceptDevApplets(opts.devApplets)
+      : await kernel.loadInstalledApplets();
+
+    kernel.broker = createSlotBroker(new EmulatedDriver(reader), {
+      ...DEFAULT_BROKER_OPTIONS,
+      leaseIdleTimeoutMs: config.broker.leaseIdleTimeoutMs,
+      leaseMaxMs: config.broker.leaseMaxMs,
+      routes: applets.flatMap((a) => a.policy.cardClasses.map((cardClass) => ({ domain: a.policy.domain, cardClass }))),
+    });
+    kernel.broker.onEvent((e) => kernel.onBrokerEvent(e));
+    kernel.wireSupervisor();
+
+    for (const a of applets) router.attach(a.policy.domain, a.policy);
+    await Promise.all(
+      applets.map(async (a) => {
+        try {
+          await supervisor.startDomain({
+            domain: a.policy.domain,
+            script: a.script,
+            filename: a.filename,
+            limits: { memoryMb: a.policy.limits.memoryMb, cpuMsPerCall: a.policy.limits.cpuMsPerCall, wallMsPerCall: a.policy.limits.wallMsPerCall },
+            clockGranularityMs: config.clockGranularityMs,
+            maxFrameBytes: a.policy.limits.maxMessageBytes,
+            readyTimeoutMs: config.supervisor.readyTimeoutMs,
+          });
+        } catch (e) {
+          audit.append('host.start-failed', a.policy.domain, { reason: (e as Error).message });
+        }
+      }),
+    );
+    await kernel.broker.start();
+    kernel.terminal.kernelScreen({ title: 'Dispositif Intégré', lines: ['Prêt', 'Insérez une carte'] });
+    audit.append('kernel.ready', null, { domains: [...kernel.policies.keys()], refused: kernel.refused.length });
+    return kernel;
+  }
+
+  store(domain: string): DomainStore {
+    let s = this.stores.get(domain);
+    if (!s) {
+      const policy = this.policies.get(domain);
+      if (!policy) throw new KernelError('E_INTERNAL', `no policy for ${domain}`);
+      s = openDomainStore({ dataDir: this.config.dataDir, domain, quotaBytes: policy.store.quotaBytes });
+      this.stores.set(domain, s);
+    }
+    return s;
+  }
+
+  /** Calls an applet handler (kernel-initiated: card events, intents, `di eval`'s main). */
+  call(domain: string, handler: HandlerName, args: WireValue[] = [], deadlineMs?: number): Promise<WireValue> {
+    const policy = this.policies.get(domain);
+    if (!policy) return Promise.reject(new KernelError('E_UNAVAILABLE', `no domain ${domain} is running`));
+    return this.supervisor.call(domain, handler, args, deadlineMs ?? policy.limits.handlerDeadlineMs);
+  }
+
+  insertCard(slot: number, card: CardModel): void {
+    this.reader.insert(slot, card);
+  }
+
+  removeCard(slot: number): void {
+    this.reader.remove(slot);
+  }
+
+  status(): { domains: Array<{ domain: string; state: string; restarts: number; pid: number | undefined }>; refused: RefusedDomain[]; foreground: string | null } {
+    return {
+      domains: [...this.policies.keys()].map((d) => {
+        const s = this.supervisor.state(d);
+        return { domain: d, state: s?.state ?? 'not started', restarts: s?.restarts ?? 0, pid: s?.pid };
+      }),
+      refused: [...this.refused],
+      foreground: this.terminal.foreground(),
+    };
+  }
+
+  async shutdown(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.supervisor.stopAll();
+    await this.broker.stop();
+    for (const s of this.stores.values()) s.close();
+    this.audit.append('kernel.stop', null, {});
+    this.audit.close();
+  }
+
+  private acceptDevApplets(devApplets: DevApplet[]): DevApplet[] {
+    checkPolicySet(devApplets.map((a) => a.policy));
+    for (const a of devApplets) {
+      this.policies.set(a.policy.domain, a.policy);
+      this.audit.append('package.unsigned', a.policy.domain, { filename: a.filename, warning: 'development mode: unsigned applet, not for production' });
+    }
+    return devApplets;
+  }
+
+  /** Installed policies + their signed packages. A domain whose policy or package fails is refused, the rest boot. */
+  private async loadInstalledApplets(): Promise<DevApplet[]> {
+    const cfg = this.config;
+    const files = readdirSync(cfg.policyDir).filter((f) => f.endsWith('.json') && f !== 'policy.schema.json').sort();
+    const loaded: Array<{ policy: Policy; file: string }> = [];
+    for (const f of files) {
+      const file = join(cfg.policyDir, f);
+      try {
+        const policy = loadPolicyFile(file);
+        if (cfg.domains.length > 0 && !cfg.domains.includes(policy.domain)) continue;
+        loaded.push({ policy, file });
+      } catch (e) {
+        this.refuse(file, (e as Error).message, 'policy.refused');
+      }
+    }
+    checkPolicySet(loaded.map((l) => l.policy));
+    const anchors = cfg.trustAnchors.length > 0 ? cfg.trustAnchors : [(await loadOrCreateDevSigner(cfg.dataDir)).rootCertPath];
+    const trustAnchors = await loadTrustAnchors(anchors);
+    const out: DevApplet[] = [];
+    for (const { policy, file } of loaded) {
+      const pkgDir = join(cfg.packageDir, policy.applet.id);
+      try {
+        if (!existsSync(pkgDir)) await this.devPack(policy, pkgDir);
+        const pkg = await verifyPackage(pkgDir, { trustAnchors });
+        const installed = sha256(readFileSync(file));
+        if (sha256(pkg.policyBytes) !== installed) {
+          throw new Error(`the installed policy ${basename(file)} differs from the policy signed in the package (re-pack the applet or restore the policy)`);
+        }
+        this.audit.append('package.verified', policy.domain, { id: pkg.manifest.id, version: pkg.manifest.version, signer: pkg.signerSubject });
+        this.policies.set(policy.domain, pkg.policy);
+        out.push({ policy: pkg.policy, script: pkg.script, filename: `${pkg.manifest.id}/applet.js` });
+      } catch (e) {
+        this.refuse(pkgDir, (e as Error).message, 'package.refused', policy.domain);
+      }
+    }
+    return out;
+  }
+
+  /** Development convenience: pack a bundled applet with the development key on first boot. */
+  private async devPack(policy: Policy, pkgDir: string): Promise<void> {
+    const src = join(this.config.appletSourceDir, policy.applet.id);
+    if (!existsSync(join(src, 'applet.json'))) throw new Error(`no package at ${pkgDir} and no applet source at ${src}`);
+    const signer = await loadOrCreateDevSigner(this.config.dataDir);
+    await packApplet({ dir: src, outDir: this.config.packageDir, signer });
+    this.audit.append('package.devpack', policy.domain, { source: src, note: 'signed with the development key' });
+  }
+
+  private refuse(source: string, reason: string, event: string, domain: string | null = null): void {
+    this.refused.push({ source, reason });
+    this.audit.append(event, domain, { source, reason });
+  }
+
+  private wireSupervisor(): void {
+    const { supervisor, router, audit } = this;
+    supervisor.on('request', (domain, host, msg) => {
+      try {
+        router.dispatch(domain, msg, (id, result) => host.reply(id, result));
+      } catch (e) {
+        if (!(e instanceof ProtocolViolation)) throw e;
+        audit.append('host.violation', domain, { reason: e.message });
+        host.kill();
+      }
+    });
+    supervisor.on('ready', (domain, handlers) => {
+      this.handlers.set(domain, handlers);
+      audit.append('host.ready', domain, { handlers });
+      if (handlers.includes('onStart')) this.call(domain, 'onStart').catch(() => undefined);
+    });
+    supervisor.on('down', (domain, reason) => {
+      router.cancelAll(domain);
+      audit.append('host.down', domain, { reason });
+      this.broker?.revokeDomain(domain, 'host-death').catch(() => undefined);
+    });
+    supervisor.on('breach', (domain, msg) => audit.append('watchdog.breach', domain, { kind: msg.kind, detail: msg.detail }));
+    supervisor.on('violation', (domain, reason) => audit.append('host.violation', domain, { reason }));
+    supervisor.on('exit', (domain, info) => audit.append('host.exit', domain, { code: info.code, signal: info.signal, uptimeMs: info.uptimeMs, restartInMs: info.restartInMs }));
+    supervisor.on('output', (domain, line) => this.logger.hostOutput(domain, line));
+  }
+
+  private onBrokerEvent(e: BrokerEvent): void {
+    switch (e.type) {
+      case 'offered':
+        this.audit.append('card.offered', e.domain, { slot: e.slot, cardClass: e.cardClass });
+        if (this.handlers.get(e.domain)?.includes('onCardInserted')) {
+          this.call(e.domain, 'onCardInserted', [{ slot: e.slot, cardClass: e.cardClass, atr: e.atr }]).catch(() => undefined);
+        }
+        return;
+      case 'refused':
+        this.audit.append('card.refused', null, { slot: e.slot, atr: e.atr, reason: e.reason });
+        return;
+      case 'removed':
+        this.audit.append('card.removed', e.domain, { slot: e.slot });
+        if (e.domain && this.handlers.get(e.domain)?.includes('onCardRemoved')) {
+          this.call(e.domain, 'onCardRemoved', [{ slot: e.slot }]).catch(() => undefined);
+        }
+        return;
+      case 'lease-revoked':
+        this.audit.append('lease.revoked', e.domain, { slot: e.slot, reason: e.reason });
+        return;
+    }
+  }
+
+  private async deliverIntent(from: string, target: string, action: string, payload: { [k: string]: WireValue }, signal: AbortSignal): Promise<WireValue> {
+    if (!this.handlers.get(target)?.includes('onIntent')) throw new KernelError('E_UNAVAILABLE', `${target} is not running or handles no intents`);
+    const deadline = this.policies.get(target)?.limits.handlerDeadlineMs ?? 60_000;
+    // The target takes the screen and keypad for the length of the service.
+    return this.terminal.withForeground(target, signal, () => this.call(target, 'onIntent', [{ from, action, payload }], deadline));
+  }
+}
+
+function sha256(b: Uint8Array): string {
+  return createHash('sha256').update(b).digest('hex');
+}

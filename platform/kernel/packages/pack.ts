@@ -1,0 +1,273 @@
+/**
+ * `di applet pack`: bundle an applet source directory into one script, check its policy, write the
+ * manifest and sign it (DESIGN §8). The layout of the source directory:
+ *
+ *   <dir>/applet.json  { "id", "version", "domain", "entry": "main.ts", "policy": "<path to policy json>" }
+ *   <dir>/main.ts ...  the applet; it may import files in <dir> and platform/sdk, nothing else
+ */
+import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { webcrypto } from 'node:crypto';
+import * as asn1js from 'asn1js';
+import * as pkijs from 'pkijs';
+import { build, type Message, type Plugin } from 'esbuild';
+import { parseStrictJson, JsonSyntaxError } from '../policy/strict-json.js';
+import { parsePolicyBytes, PolicyError } from '../policy/loader.js';
+import {
+  APPLET_ID_PATTERN,
+  DOMAIN_PATTERN,
+  PACKAGE_FILES,
+  PackageError,
+  VERSION_PATTERN,
+  serializeManifest,
+  sha256Hex,
+  type PackageManifest,
+} from './manifest.js';
+import { cryptoEngine, type Signer } from './keys.js';
+
+export interface AppletSource {
+  id: string;
+  version: string;
+  domain: string;
+  entry: string;
+  policy: string;
+}
+
+export interface PackOptions {
+  /** The applet source directory (holds applet.json). */
+  dir: string;
+  /** Packages are written to <outDir>/<id>/. */
+  outDir: string;
+  signer: Signer;
+  /** platform/sdk, the one directory outside the applet an applet may import from. Found automatically. */
+  sdkDir?: string;
+  /** For reproducible tests. */
+  now?: Date;
+}
+
+const OID_DATA = '1.2.840.113549.1.7.1';
+const OID_SIGNED_DATA = '1.2.840.113549.1.7.2';
+const OID_CONTENT_TYPE = '1.2.840.113549.1.9.3';
+const OID_MESSAGE_DIGEST = '1.2.840.113549.1.9.4';
+const OID_SIGNING_TIME = '1.2.840.113549.1.9.5';
+
+/** Where platform/sdk is, whether we run from the source tree or from the dist/ bundle. */
+export function defaultSdkDir(): string {
+  const candidates = [new URL('../../sdk/', import.meta.url), new URL('../platform/sdk/', import.meta.url)];
+  for (const c of candidates) {
+    const p = fileURLToPath(c);
+    if (existsSync(join(p, 'api.ts'))) return p;
+  }
+  return fileURLToPath(candidates[0]!);
+}
+
+function readAppletJson(dir: string): AppletSource {
+  const file = join(dir, 'applet.json');
+  const fail = (field: string, reason: string): never => {
+    throw new PackageError('E_PACK', dir, `applet.json: ${field}: ${reason}`);
+  };
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    return fail('/', `cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)}); an applet directory needs an applet.json`);
+  }
+  let json: unknown;
+  try {
+    json = parseStrictJson(text);
+  } catch (err) {
+    if (err instanceof JsonSyntaxError) return fail(err.pointer || '/', err.message);
+    throw err;
+  }
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) return fail('/', 'must be a JSON object');
+  const obj = json as Record<string, unknown>;
+  const allowed = ['id', 'version', 'domain', 'entry', 'policy'];
+  for (const k of Object.keys(obj)) if (!allowed.includes(k)) fail(`/${k}`, `unknown field (allowed: ${allowed.join(', ')})`);
+  const str = (k: string, pattern: string | null, hint: string): string => {
+    const v = obj[k];
+    if (typeof v !== 'string') return fail(`/${k}`, v === undefined ? 'is required but missing' : 'must be a string');
+    if (pattern && !new RegExp(pattern).test(v)) return fail(`/${k}`, `${hint}; got ${JSON.stringify(v)}`);
+    return v;
+  };
+  const id = str('id', APPLET_ID_PATTERN, 'must be an applet id (lowercase letters, digits, ".", "_", "-"; starts with a letter)');
+  const version = str('version', VERSION_PATTERN, 'must be a semantic version such as 1.0.0');
+  const domain = str('domain', DOMAIN_PATTERN, 'must be a domain id (lowercase letters, digits, "-"; starts with a letter)');
+  const entry = str('entry', null, '');
+  const policy = str('policy', null, '');
+  if (isAbsolute(entry) || entry.split(/[\\/]/).includes('..') || !/\.(ts|js|mts|mjs)$/.test(entry)) {
+    fail('/entry', `must be a .ts or .js file inside the applet directory, given relative to it; got ${JSON.stringify(entry)}`);
+  }
+  if (!policy.endsWith('.json')) fail('/policy', `must be the path of the policy .json file, relative to the applet directory; got ${JSON.stringify(policy)}`);
+  return { id, version, domain, entry, policy };
+}
+
+function isInside(root: string, p: string): boolean {
+  const rel = relative(root, p);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+}
+
+/** Keeps the bundle to the applet's own files and platform/sdk: the sandbox has nothing else to offer. */
+function confinePlugin(appletDir: string, sdkDir: string): Plugin {
+  const roots = [appletDir, sdkDir].map((r) => (existsSync(r) ? realpathSync(r) : resolve(r)));
+  return {
+    name: 'applet-confinement',
+    setup(b) {
+      b.onResolve({ filter: /.*/ }, async (args) => {
+        if ((args.pluginData as { confined?: boolean } | undefined)?.confined) return undefined;
+        if (args.kind === 'entry-point') return undefined;
+        const spec = args.path;
+        const from = args.importer ? relative(appletDir, args.importer) || args.importer : 'the entry';
+        if (!spec.startsWith('.') && !isAbsolute(spec)) {
+          return {
+            errors: [
+              {
+                text: `"${spec}" (imported by ${from}) is a package or Node built-in; applets may import only files inside the applet directory and platform/sdk (the sandbox has no modules, file system or network)`,
+              },
+            ],
+          };
+        }
+        const r = await b.resolve(spec, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: { confined: true } });
+        if (r.errors.length > 0) return { errors: r.errors };
+        const real = existsSync(r.path) ? realpathSync(r.path) : r.path;
+        if (!roots.some((root) => isInside(root, real))) {
+          return {
+            errors: [
+              {
+                text: `"${spec}" (imported by ${from}) resolves to ${real}, outside the applet directory and platform/sdk; copy what you need into the applet`,
+              },
+            ],
+          };
+        }
+        return r;
+      });
+    },
+  };
+}
+
+function formatBuildErrors(errors: Message[]): string {
+  return errors
+    .slice(0, 5)
+    .map((e) => (e.location ? `${e.location.file}:${e.location.line}:${e.location.column + 1}: ${e.text}` : e.text))
+    .join('; ');
+}
+
+/** Bundle an applet's entry into one self-contained script (IIFE, ES2022, no imports left). */
+export async function bundleApplet(appletDir: string, entry: string, sdkDir = defaultSdkDir()): Promise<string> {
+  const entryPath = join(appletDir, entry);
+  if (!existsSync(entryPath)) throw new PackageError('E_PACK', appletDir, `entry ${entry} does not exist`);
+  try {
+    const result = await build({
+      entryPoints: [entryPath],
+      bundle: true,
+      write: false,
+      format: 'iife',
+      platform: 'neutral',
+      target: 'es2022',
+      minify: false,
+      sourcemap: false,
+      legalComments: 'none',
+      logLevel: 'silent',
+      // Relative to the applet so the script does not embed the packager's absolute paths.
+      absWorkingDir: realpathSync(appletDir),
+      plugins: [confinePlugin(appletDir, sdkDir)],
+    });
+    const out = result.outputFiles[0];
+    if (!out) throw new PackageError('E_PACK', appletDir, 'the bundler produced no output');
+    return out.text;
+  } catch (err) {
+    if (err instanceof PackageError) throw err;
+    const errors = (err as { errors?: Message[] }).errors;
+    throw new PackageError(
+      'E_PACK',
+      appletDir,
+      `cannot bundle ${entry}: ${errors && errors.length > 0 ? formatBuildErrors(errors) : err instanceof Error ? err.message : String(err)}`,
+    );
+  }
+}
+
+/** CMS SignedData (DER) over `content`, detached, with the signer's chain included. */
+export async function signDetached(content: Uint8Array, signer: Signer, now = new Date()): Promise<Uint8Array> {
+  const crypto = cryptoEngine();
+  const leaf = signer.chain[0];
+  if (!leaf) throw new Error('signDetached: the signer has no certificate');
+  const digest = await webcrypto.subtle.digest('SHA-256', content);
+  const signedData = new pkijs.SignedData({
+    version: 1,
+    encapContentInfo: new pkijs.EncapsulatedContentInfo({ eContentType: OID_DATA }),
+    signerInfos: [
+      new pkijs.SignerInfo({
+        version: 1,
+        sid: new pkijs.IssuerAndSerialNumber({ issuer: leaf.issuer, serialNumber: leaf.serialNumber }),
+        signedAttrs: new pkijs.SignedAndUnsignedAttributes({
+          type: 0,
+          attributes: [
+            new pkijs.Attribute({ type: OID_CONTENT_TYPE, values: [new asn1js.ObjectIdentifier({ value: OID_DATA })] }),
+            new pkijs.Attribute({ type: OID_MESSAGE_DIGEST, values: [new asn1js.OctetString({ valueHex: digest })] }),
+            new pkijs.Attribute({ type: OID_SIGNING_TIME, values: [new asn1js.UTCTime({ valueDate: now })] }),
+          ],
+        }),
+      }),
+    ],
+    certificates: signer.chain,
+  });
+  await signedData.sign(signer.privateKey, 0, 'SHA-256', content.slice().buffer, crypto);
+  const contentInfo = new pkijs.ContentInfo({ contentType: OID_SIGNED_DATA, content: signedData.toSchema(true) });
+  return new Uint8Array(contentInfo.toSchema().toBER(false));
+}
+
+export async function packApplet(options: PackOptions): Promise<{ packageDir: string; manifest: PackageManifest }> {
+  const dir = resolve(options.dir);
+  const source = readAppletJson(dir);
+
+  const policyPath = resolve(dir, source.policy);
+  let policyBytes: Uint8Array;
+  try {
+    policyBytes = new Uint8Array(readFileSync(policyPath));
+  } catch (err) {
+    throw new PackageError('E_POLICY', dir, `policy ${policyPath} (from applet.json /policy) cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  let policy;
+  try {
+    policy = parsePolicyBytes(policyBytes, policyPath);
+  } catch (err) {
+    if (err instanceof PolicyError) throw new PackageError('E_POLICY', dir, err.message);
+    throw err;
+  }
+  if (policy.domain !== source.domain) {
+    throw new PackageError('E_POLICY', dir, `${policyPath}: /domain: is "${policy.domain}" but applet.json says domain "${source.domain}"`);
+  }
+  if (policy.applet.id !== source.id) {
+    throw new PackageError('E_POLICY', dir, `${policyPath}: /applet/id: is "${policy.applet.id}" but applet.json says id "${source.id}"`);
+  }
+
+  const script = await bundleApplet(dir, source.entry, options.sdkDir);
+  const scriptBytes = new TextEncoder().encode(script);
+
+  const manifest: PackageManifest = {
+    format: 1,
+    id: source.id,
+    version: source.version,
+    domain: source.domain,
+    script: { file: PACKAGE_FILES.script, sha256: sha256Hex(scriptBytes) },
+    policy: { file: PACKAGE_FILES.policy, sha256: sha256Hex(policyBytes) },
+    createdAt: (options.now ?? new Date()).toISOString(),
+  };
+  const manifestBytes = serializeManifest(manifest);
+  let signature: Uint8Array;
+  try {
+    signature = await signDetached(manifestBytes, options.signer, options.now);
+  } catch (err) {
+    throw new PackageError('E_PACK', dir, `signing failed (${err instanceof Error ? err.message : String(err)})`);
+  }
+
+  // The id was checked against a pattern without separators, so this stays inside outDir.
+  const packageDir = join(resolve(options.outDir), source.id);
+  rmSync(packageDir, { recursive: true, force: true });
+  mkdirSync(packageDir, { recursive: true });
+  writeFileSync(join(packageDir, PACKAGE_FILES.script), scriptBytes);
+  writeFileSync(join(packageDir, PACKAGE_FILES.policy), policyBytes);
+  writeFileSync(join(packageDir, PACKAGE_FILES.manifest), manifestBytes);
+  writeFileSync(join(packageDir, PACKAGE_FILES.signature), signature);
+  return { packageDir, manifest };
+}

@@ -1,0 +1,36 @@
+/** What the capabilities reach in the kernel. Built once at boot; capabilities get nothing else. */
+import type { SlotBroker } from '../slot-broker/types.js';
+import type { Policy } from './policy/types.js';
+import type { Terminal } from './terminal.js';
+import type { AuditLog } from './audit.js';
+import type { DomainStore } from './store.js';
+import type { WireValue } from '../wire/messages.js';
+import type { NetworkEndpoint } from './policy/types.js';
+import type { KernelConfig } from './config.js';
+
+/** A kernel-owned client for one endpoint kind (SMTP, POP3, acquirer…). */
+export interface Transport {
+  send(endpoint: NetworkEndpoint, message: WireValue, signal: AbortSignal): Promise<WireValue>;
+  fetch(endpoint: NetworkEndpoint, request: WireValue, signal: AbortSignal): Promise<WireValue>;
+}
+
+export interface DomainLogger {
+  write(domain: string, level: string, message: string, fields: unknown): void;
+}
+
+export interface IntentDispatcher {
+  /** Calls `target`'s onIntent handler with the screen handed over; returns the raw result. */
+  deliver(from: string, target: string, action: string, payload: { [k: string]: WireValue }, signal: AbortSignal): Promise<WireValue>;
+}
+
+export interface KernelServices {
+  config: KernelConfig;
+  broker: SlotBroker;
+  terminal: Terminal;
+  audit: AuditLog;
+  store(domain: string): DomainStore;
+  policy(domain: string): Policy | undefined;
+  transports: Map<NetworkEndpoint['kind'], Transport>;
+  logger: DomainLogger;
+  intents: IntentDispatcher;
+}
