@@ -79,18 +79,25 @@ export class Terminal extends EventEmitter<TerminalEvents> {
     if (this.owner === null) this.setView({ domain: null, screen, question: null, pinEntry: null });
   }
 
-  /** Runs `fn` with the screen and keypad held for `domain`; callers queue FIFO. */
-  async withForeground<T>(domain: string, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
-    const reentrant = this.owner === domain;
-    if (!reentrant) await this.acquire(domain, signal);
+  /** Runs `fn` with the screen and keypad held for `domain`; callers queue FIFO. Starts at once when free. */
+  withForeground<T>(domain: string, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+    if (this.owner === domain) return fn();
+    if (this.owner === null) {
+      this.owner = domain;
+      return this.runHeld(fn);
+    }
+    return this.acquire(domain, signal).then(() => this.runHeld(fn));
+  }
+
+  private async runHeld<T>(fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } finally {
-      if (!reentrant) this.releaseForeground();
+      this.releaseForeground();
     }
   }
 
-  async ask(domain: string, q: QuestionContent, timeoutMs: number, signal?: AbortSignal): Promise<number> {
+  ask(domain: string, q: QuestionContent, timeoutMs: number, signal?: AbortSignal): Promise<number> {
     return this.withForeground(domain, signal, () =>
       new Promise<number>((resolve) => {
         const done = (choice: number) => {
@@ -122,7 +129,7 @@ export class Terminal extends EventEmitter<TerminalEvents> {
    * Secure PIN entry. The digits land in a buffer the caller must zero once the VERIFY is built;
    * the screen only ever learns how many digits were typed.
    */
-  async readPin(domain: string, prompt: string, opts: { minDigits: number; maxDigits: number; timeoutMs: number }, signal?: AbortSignal): Promise<PinReadResult> {
+  readPin(domain: string, prompt: string, opts: { minDigits: number; maxDigits: number; timeoutMs: number }, signal?: AbortSignal): Promise<PinReadResult> {
     return this.withForeground(domain, signal, () =>
       new Promise<PinReadResult>((resolve) => {
         const buf = new Uint8Array(opts.maxDigits);
@@ -196,10 +203,6 @@ export class Terminal extends EventEmitter<TerminalEvents> {
   }
 
   private acquire(domain: string, signal?: AbortSignal): Promise<void> {
-    if (this.owner === null) {
-      this.owner = domain;
-      return Promise.resolve();
-    }
     return new Promise((resolve, reject) => {
       const entry = {
         domain,

@@ -207,12 +207,12 @@ export async function loadSigner(keyPem: string, certPem: string[], source = 'si
 // Development CA
 
 function name(cn: string): pkijs.RelativeDistinguishedNames {
-  return new pkijs.RelativeDistinguishedNames({
-    typesAndValues: [
-      new pkijs.AttributeTypeAndValue({ type: OID.organization, value: new asn1js.Utf8String({ value: 'Dispositif Integre (development)' }) }),
-      new pkijs.AttributeTypeAndValue({ type: OID.commonName, value: new asn1js.Utf8String({ value: cn }) }),
-    ],
-  });
+  // pkijs would put every attribute into one multi-valued RDN ("O=... + CN=..."); build one RDN per
+  // attribute ourselves so other tools (openssl) show and match the usual "O=..., CN=...".
+  const rdn = (type: string, value: string): asn1js.Set =>
+    new asn1js.Set({ value: [new pkijs.AttributeTypeAndValue({ type, value: new asn1js.Utf8String({ value }) }).toSchema()] });
+  const der = new asn1js.Sequence({ value: [rdn(OID.organization, 'Dispositif Integre (development)'), rdn(OID.commonName, cn)] }).toBER(false);
+  return new pkijs.RelativeDistinguishedNames({ schema: asn1js.fromBER(der).result });
 }
 
 function keyUsage(bits: { digitalSignature?: boolean; keyCertSign?: boolean; cRLSign?: boolean }): pkijs.Extension {
