@@ -42,9 +42,9 @@ export async function isolateCallUs(rounds: number, perBatch: number): Promise<n
   const run = await context.evalClosure(
     `const bridge = $0; return async (n) => { const a = new Uint8Array(21); for (let i = 0; i < n; i++) await bridge(a); return n; };`,
     [bridge],
-    { arguments: { reference: false }, result: { reference: true } },
+    { result: { reference: true } },
   );
-  const fn = run.result as ivm.Reference<(n: number) => Promise<number>>;
+  const fn = run as unknown as ivm.Reference<(n: number) => Promise<number>>;
   await fn.apply(undefined, [200], { result: { promise: true, copy: true } });
   const us = await medianOfBatches(rounds, perBatch, async () => {
     await fn.apply(undefined, [perBatch], { result: { promise: true, copy: true } });

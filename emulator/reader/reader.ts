@@ -190,7 +190,6 @@ export class EmulatedReader implements Reader {
       try {
         response = card.process(command);
       } catch (e) {
-        response = null;
         return this.#mute(slot, s, guard, `card model threw: ${describe(e)}`);
       }
       if (response === null) return this.#mute(slot, s, guard, 'no answer');

@@ -219,17 +219,15 @@ function checkChain(text: string): ChainCheck {
 
 /** Tells a reordering (the expected entry is further down) from a gap or a repeat. */
 function describeSeqBreak(lines: string[], index: number, expected: number, found: number): string {
+  if (found < expected) return `seq goes back: expected ${expected}, found ${found} (a line was repeated or inserted)`;
   for (let j = index + 1; j < lines.length; j++) {
     const later = parseLine(lines[j]!);
     if (later.ok && later.entry.seq === expected) {
       return `entries out of order: expected seq ${expected}, found ${found}; seq ${expected} is at line ${j + 1}`;
     }
   }
-  if (found > expected) {
-    const missing = found - expected;
-    return `seq gap: expected ${expected}, found ${found} (${missing} entr${missing === 1 ? 'y' : 'ies'} deleted)`;
-  }
-  return `seq goes back: expected ${expected}, found ${found} (a line was repeated or inserted)`;
+  const missing = found - expected;
+  return `seq gap: expected ${expected}, found ${found} (${missing} entr${missing === 1 ? 'y' : 'ies'} deleted)`;
 }
 
 /** Checks every line of an audit file: syntax, hashes, seq continuity and the prev links. */

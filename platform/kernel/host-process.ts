@@ -29,6 +29,10 @@ export interface HostSpec {
   clockGranularityMs: number;
   maxFrameBytes: number;
   readyTimeoutMs: number;
+  /** The host program; default dist/host.js. Tests substitute misbehaving hosts here. */
+  entry?: string;
+  /** Extra argv for `entry` (tests). */
+  args?: string[];
 }
 
 export interface HostEvents {
@@ -73,7 +77,7 @@ export class HostProcess extends EventEmitter<HostEvents> {
 
   /** Spawns the host and resolves once the applet has been loaded (first `ready`). */
   start(): Promise<HandlerName[]> {
-    const child = spawn(process.execPath, ['--no-node-snapshot', hostEntry()], {
+    const child = spawn(process.execPath, ['--no-node-snapshot', this.spec.entry ?? hostEntry(), ...(this.spec.args ?? [])], {
       stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
       // The host inherits nothing: no secrets or proxies through the environment.
       env: {},

@@ -13,7 +13,7 @@ import { loadPolicyFile, checkPolicySet } from './policy/loader.js';
 import type { Policy } from './policy/types.js';
 import { verifyPackage } from './packages/verify.js';
 import { packApplet } from './packages/pack.js';
-import { loadOrCreateDevSigner, loadTrustAnchors } from './packages/keys.js';
+import { loadOrCreateDevKeys, loadOrCreateDevSigner, loadTrustAnchors } from './packages/keys.js';
 import { Terminal } from './terminal.js';
 import { Router, ProtocolViolation } from './router.js';
 import { Supervisor } from './supervisor.js';
@@ -218,8 +218,8 @@ export class Kernel {
       }
     }
     checkPolicySet(loaded.map((l) => l.policy));
-    const anchors = cfg.trustAnchors.length > 0 ? cfg.trustAnchors : [(await loadOrCreateDevSigner(cfg.dataDir)).rootCertPath];
-    const trustAnchors = await loadTrustAnchors(anchors);
+    const anchors = cfg.trustAnchors.length > 0 ? cfg.trustAnchors : [(await loadOrCreateDevKeys(cfg.dataDir)).rootPath];
+    const trustAnchors = loadTrustAnchors(anchors);
     const out: DevApplet[] = [];
     for (const { policy, file } of loaded) {
       const pkgDir = join(cfg.packageDir, policy.applet.id);

@@ -90,12 +90,32 @@ export function maskPan(pan: string): string {
  * Marks, in `mask`, the middle digits (all but the first 6 and last 4) of every Luhn-valid
  * window of PAN length inside `digits`. Used where PAN boundaries are unknown (long digit runs,
  * hex dumps): every possible PAN ends up with at least one starred digit.
+ *
+ * Prefix sums by index parity make each window's Luhn sum O(1): in a window ending at e, the
+ * digits doubled are those whose index parity differs from (e - 1)'s. Inputs can be megabytes.
  */
-function markLuhnWindows(digits: string, mask: boolean[], offset: number): void {
-  for (let start = 0; start + PAN_MIN <= digits.length; start++) {
-    for (let len = PAN_MIN; len <= PAN_MAX && start + len <= digits.length; len++) {
-      if (luhnValid(digits.slice(start, start + len))) {
-        for (let i = start + 6; i < start + len - 4; i++) mask[offset + i] = true;
+function markLuhnWindows(digits: string, mask: Uint8Array, offset: number): void {
+  const n = digits.length;
+  if (n < PAN_MIN) return;
+  // plain[p][i]: sum of digits at indices < i with parity p; doubled[p][i]: same, Luhn-doubled.
+  const plain = [new Int32Array(n + 1), new Int32Array(n + 1)] as const;
+  const doubled = [new Int32Array(n + 1), new Int32Array(n + 1)] as const;
+  for (let i = 0; i < n; i++) {
+    const d = digits.charCodeAt(i) - 48;
+    const dd = d * 2 > 9 ? d * 2 - 9 : d * 2;
+    for (let p = 0; p < 2; p++) {
+      plain[p][i + 1] = plain[p][i]! + (i % 2 === p ? d : 0);
+      doubled[p][i + 1] = doubled[p][i]! + (i % 2 === p ? dd : 0);
+    }
+  }
+  for (let start = 0; start + PAN_MIN <= n; start++) {
+    for (let len = PAN_MIN; len <= PAN_MAX && start + len <= n; len++) {
+      const end = start + len;
+      const keep = (end - 1) % 2;
+      const flip = 1 - keep;
+      const sum = plain[keep][end]! - plain[keep][start]! + doubled[flip][end]! - doubled[flip][start]!;
+      if (sum % 10 === 0) {
+        mask.fill(1, offset + start + 6, offset + end - 4);
       }
     }
   }
@@ -142,8 +162,22 @@ function looksLikeHexDump(hex: string): boolean {
   return /[A-Fa-f]/.test(hex) && /[0-9]{13,}/.test(hex);
 }
 
+/** `text` with every position flagged in `mask` replaced by '*'. */
+function applyMask(text: string, mask: Uint8Array): string {
+  const parts: string[] = [];
+  let i = 0;
+  while (i < text.length) {
+    let j = i;
+    const flagged = mask[i] === 1;
+    while (j < text.length && (mask[j] === 1) === flagged) j++;
+    parts.push(flagged ? '*'.repeat(j - i) : text.slice(i, j));
+    i = j;
+  }
+  return parts.join('');
+}
+
 function maskHexDump(hex: string): string {
-  const mask: boolean[] = new Array<boolean>(hex.length).fill(false);
+  const mask = new Uint8Array(hex.length);
   // BCD PANs (tag 5A and friends) show up as plain digit runs inside the dump.
   const digitRun = /[0-9]{13,}/g;
   for (let m = digitRun.exec(hex); m !== null; m = digitRun.exec(hex)) {
@@ -156,34 +190,27 @@ function maskHexDump(hex: string): string {
     let digits = '';
     const flush = (): void => {
       if (digits.length >= PAN_MIN) {
-        const byteMask: boolean[] = new Array<boolean>(digits.length).fill(false);
+        const byteMask = new Uint8Array(digits.length);
         markLuhnWindows(digits, byteMask, 0);
         byteMask.forEach((masked, i) => {
-          if (masked) {
-            mask[start + 2 * i] = true;
-            mask[start + 2 * i + 1] = true;
-          }
+          if (masked === 1) mask.fill(1, start + 2 * i, start + 2 * i + 2);
         });
       }
       start = -1;
       digits = '';
     };
     for (let i = parity; i + 1 < hex.length; i += 2) {
-      const hi = hex[i];
       const lo = hex.charCodeAt(i + 1);
-      if (hi === '3' && lo >= 48 && lo <= 57) {
+      if (hex.charCodeAt(i) === 0x33 && lo >= 48 && lo <= 57) {
         if (start < 0) start = i;
         digits += String.fromCharCode(lo);
-      } else {
+      } else if (start >= 0) {
         flush();
       }
     }
     flush();
   }
-  if (!mask.includes(true)) return hex;
-  let out = '';
-  for (let i = 0; i < hex.length; i++) out += mask[i] ? '*' : hex[i];
-  return out;
+  return mask.includes(1) ? applyMask(hex, mask) : hex;
 }
 
 // ---- PANs in text ------------------------------------------------------------------------------
@@ -195,15 +222,15 @@ function maskDigitRun(run: string): string {
   const groups: Array<{ start: number; digits: string }> = [];
   const groupRe = /[0-9]+/g;
   for (let m = groupRe.exec(run); m !== null; m = groupRe.exec(run)) groups.push({ start: m.index, digits: m[0] });
-  // Digit index -> position in `run`, so masking keeps the separators in place.
-  const positions: number[] = [];
+  const allDigits = groups.length === 1 ? groups[0]!.digits : groups.map((g) => g.digits).join('');
+  // Masks are over the digits only; separators are put back in place at the end.
+  const mask = new Uint8Array(allDigits.length);
   const groupFirstDigit: number[] = [];
+  let count = 0;
   for (const g of groups) {
-    groupFirstDigit.push(positions.length);
-    for (let i = 0; i < g.digits.length; i++) positions.push(g.start + i);
+    groupFirstDigit.push(count);
+    count += g.digits.length;
   }
-  const allDigits = groups.map((g) => g.digits).join('');
-  const mask: boolean[] = new Array<boolean>(allDigits.length).fill(false);
 
   // A PAN is delimited by non-digits or separators: any whole sequence of groups of PAN length
   // is a candidate (this catches "qty 2 4970 1012 3456 7890" as well as the bare number).
@@ -214,9 +241,7 @@ function maskDigitRun(run: string): string {
       if (len > PAN_MAX) break;
       if (len < PAN_MIN) continue;
       const first = groupFirstDigit[i]!;
-      if (luhnValid(allDigits.slice(first, first + len))) {
-        for (let k = first + 6; k < first + len - 4; k++) mask[k] = true;
-      }
+      if (luhnValid(allDigits.slice(first, first + len))) mask.fill(1, first + 6, first + len - 4);
     }
   }
   // A single group longer than any PAN has no visible boundaries: every window is a candidate.
@@ -224,12 +249,13 @@ function maskDigitRun(run: string): string {
     if (g.digits.length > PAN_MAX) markLuhnWindows(g.digits, mask, groupFirstDigit[gi]!);
   });
 
-  if (!mask.includes(true)) return run;
-  const chars = run.split('');
-  mask.forEach((masked, i) => {
-    if (masked) chars[positions[i]!] = '*';
+  if (!mask.includes(1)) return run;
+  if (groups.length === 1) return applyMask(run, mask);
+  const runMask = new Uint8Array(run.length);
+  groups.forEach((g, gi) => {
+    runMask.set(mask.subarray(groupFirstDigit[gi]!, groupFirstDigit[gi]! + g.digits.length), g.start);
   });
-  return chars.join('');
+  return applyMask(run, runMask);
 }
 
 /**

@@ -47,6 +47,8 @@ export interface DomainStore {
   readonly domain: string;
   readonly path: string;
   readonly quotaBytes: number;
+  /** Read back from the connection after setting, so a silently ignored pragma is caught at open. */
+  readonly durability: { journalMode: 'wal'; synchronous: 'full' };
   get(key: string): Transferable | undefined;
   put(key: string, value: Transferable): void;
   delete(key: string): boolean;
@@ -254,6 +256,8 @@ export function openDomainStore(options: DomainStoreOptions): DomainStore {
     const mode = db.pragma('journal_mode = WAL', { simple: true });
     if (String(mode).toLowerCase() !== 'wal') throw new Error(`journal_mode is ${String(mode)}, WAL was refused`);
     db.pragma('synchronous = FULL');
+    const sync = db.pragma('synchronous', { simple: true });
+    if (sync !== 2) throw new Error(`synchronous is ${String(sync)} after setting FULL (2)`);
     db.exec('CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL)');
     stmts = {
       get: db.prepare('SELECT value FROM kv WHERE key = ?'),
@@ -328,6 +332,7 @@ export function openDomainStore(options: DomainStoreOptions): DomainStore {
     domain,
     path,
     quotaBytes,
+    durability: { journalMode: 'wal', synchronous: 'full' },
 
     get(key: string): Transferable | undefined {
       live();

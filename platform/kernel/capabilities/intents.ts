@@ -33,7 +33,7 @@ export function intentOps(k: KernelServices): Record<'intents.request', OpHandle
       if (raw !== null && typeof raw === 'object' && !Array.isArray(raw) && !(raw instanceof Uint8Array)) {
         for (const [field, type] of Object.entries(handle.result)) {
           const v = raw[field];
-          if (typeof v === type && (typeof v !== 'string' || v.length <= 256)) result[field] = v;
+          if (v !== undefined && typeof v === type && (typeof v !== 'string' || v.length <= 256)) result[field] = v;
         }
       }
       k.audit.append('intent.result', ctx.domain, { target, action, status: typeof result.status === 'string' ? result.status : null });

@@ -4,13 +4,15 @@ import type { OpHandler } from '../router.js';
 import { int, str } from './args.js';
 import { KernelError } from '../errors.js';
 import type { StoreOp } from '../../sdk/api.js';
+import type { WireValue } from '../../wire/messages.js';
 
 export function storeOps(k: KernelServices): Record<'store.get' | 'store.put' | 'store.delete' | 'store.list' | 'store.transaction', OpHandler> {
   const key = (op: string, args: Parameters<OpHandler>[1]) => str(op, args, 'key', { max: 512 });
   return {
     'store.get': async (ctx, args) => {
       const v = k.store(ctx.domain).get(key('store.get', args));
-      return v === undefined ? { found: false } : { found: true, value: v };
+      const out: WireValue = v === undefined ? { found: false } : { found: true, value: v as WireValue };
+      return out;
     },
     'store.put': async (ctx, args) => {
       if (!('value' in args)) throw new KernelError('E_ARGS', 'store.put: argument value is missing');

@@ -117,6 +117,10 @@ function extension(cert: pkijs.Certificate, oid: string): pkijs.Extension | unde
 
 /** Why this certificate may not sign packages, or null when it may. */
 function signingCertificateProblem(cert: pkijs.Certificate): string | null {
+  const bc = extension(cert, OID.basicConstraints);
+  if (bc && bc.parsedValue instanceof pkijs.BasicConstraints && bc.parsedValue.cA) {
+    return 'it is a CA certificate; packages must be signed by an end-entity certificate issued by the CA';
+  }
   const ku = extension(cert, OID.keyUsage);
   if (ku) {
     const bits = ku.parsedValue instanceof asn1js.BitString ? new Uint8Array(ku.parsedValue.valueBlock.valueHexView) : new Uint8Array();
@@ -128,10 +132,6 @@ function signingCertificateProblem(cert: pkijs.Certificate): string | null {
     if (!purposes.includes(OID.codeSigning) && !purposes.includes(OID.anyExtendedKeyUsage)) {
       return `its extendedKeyUsage (${purposes.join(', ')}) does not include codeSigning`;
     }
-  }
-  const bc = extension(cert, OID.basicConstraints);
-  if (bc && bc.parsedValue instanceof pkijs.BasicConstraints && bc.parsedValue.cA) {
-    return 'it is a CA certificate; packages must be signed by an end-entity certificate issued by the CA';
   }
   return null;
 }

@@ -14,7 +14,7 @@ function breakLuhn(pan: string): string {
   return pan.slice(0, -1) + String((last + 1) % 10);
 }
 
-const PAN16 = withCheckDigit('497010123456789'); // 4970101234567893? computed, not assumed
+const PAN16 = withCheckDigit('497010123456789');
 const PAN13 = withCheckDigit('422222222222');
 const PAN19 = withCheckDigit('622222222222222222');
 
@@ -230,7 +230,7 @@ describe('redactFields', () => {
       big: 10n,
       date: new Date('2025-01-02T03:04:05.000Z'),
       err: Object.assign(new Error(`declined ${PAN16}`), { code: 'E_X' }),
-      map: new Map([['pin', '1234'], ['slot', 1]]),
+      map: new Map<string, unknown>([['pin', '1234'], ['slot', 1]]),
       set: new Set([1, 2]),
       throwing: Object.defineProperty({}, 'boom', {
         enumerable: true,

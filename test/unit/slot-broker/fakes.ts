@@ -97,6 +97,9 @@ export class FakeReader implements Reader {
   gate: Promise<void> | null = null;
   inFlight = new Map<number, number>();
   maxInFlight = new Map<number, number>();
+  /** Most exchanges in flight at once across all slots. */
+  maxTotalInFlight = 0;
+  private totalInFlight = 0;
   /** Every APDU buffer handed to transmit, as the very object the driver passed (not a copy). */
   handed: Uint8Array[] = [];
   delayMs = 0;
@@ -132,6 +135,7 @@ export class FakeReader implements Reader {
     const n = (this.inFlight.get(slot) ?? 0) + 1;
     this.inFlight.set(slot, n);
     this.maxInFlight.set(slot, Math.max(n, this.maxInFlight.get(slot) ?? 0));
+    this.maxTotalInFlight = Math.max(this.maxTotalInFlight, ++this.totalInFlight);
     try {
       if (this.delayMs > 0) await sleep(this.delayMs);
       if (this.gate !== null) await this.gate;
@@ -142,6 +146,7 @@ export class FakeReader implements Reader {
       return r;
     } finally {
       this.inFlight.set(slot, (this.inFlight.get(slot) ?? 1) - 1);
+      this.totalInFlight--;
     }
   }
 

@@ -50,7 +50,7 @@ describe('routing by ATR', () => {
   it('does not match a byte outside the mask, nor an ATR of another length', async () => {
     r = await rig([{ domain: 'payment', cardClass: payClass }]);
     const atr = ATR_PAY.slice();
-    atr[4] ^= 0x01;
+    atr[4] = atr[4]! ^ 0x01;
     expect(await r.insert(0, new FakeCard(atr))).toMatchObject({ type: 'refused', slot: 0 });
     r.reader.remove(0);
     expect(await r.insert(0, new FakeCard(Uint8Array.from([...ATR_PAY, 0x00])))).toMatchObject({ type: 'refused' });
