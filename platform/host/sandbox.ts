@@ -114,7 +114,7 @@ export class Sandbox {
 
   /** Resolves or rejects the shim's pending platform call `localId`. */
   settle(localId: number, outcome: SettleOutcome): Promise<void> {
-    const args = outcome.ok
+    const args: [string, ...unknown[]] = outcome.ok
       ? ['settle', localId, true, outcome.value !== undefined, outcome.value ?? null, null, null]
       : ['settle', localId, false, false, null, outcome.code, outcome.message];
     return this.ctl.apply(undefined, args, { arguments: { copy: true } }).then(() => undefined);

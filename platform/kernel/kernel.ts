@@ -75,7 +75,8 @@ export class Kernel {
   static async boot(opts: BootOptions): Promise<Kernel> {
     const config = opts.config;
     mkdirSync(config.dataDir, { recursive: true });
-    const audit = AuditLog.open(join(config.dataDir, 'audit.log'));
+    // A torn last line (power cut mid-write) is set aside and audited rather than blocking boot.
+    const audit = AuditLog.open(join(config.dataDir, 'audit.log'), { repairTornTail: true });
     audit.append('kernel.boot', null, { pid: process.pid, dev: Boolean(opts.devApplets) });
     const reader = opts.reader ?? new EmulatedReader({ slots: config.reader.slots, timing: { enabled: config.reader.timing, baudRate: config.reader.baudRate, processingScale: 1 } });
     const logger = new FileDomainLogger(join(config.dataDir, 'logs'));

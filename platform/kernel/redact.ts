@@ -97,26 +97,29 @@ export function maskPan(pan: string): string {
 function markLuhnWindows(digits: string, mask: Uint8Array, offset: number): void {
   const n = digits.length;
   if (n < PAN_MIN) return;
-  // plain[p][i]: sum of digits at indices < i with parity p; doubled[p][i]: same, Luhn-doubled.
-  const plain = [new Int32Array(n + 1), new Int32Array(n + 1)] as const;
-  const doubled = [new Int32Array(n + 1), new Int32Array(n + 1)] as const;
+  // plainP[i]: sum of digits at indices < i with parity P; dblP[i]: the same, Luhn-doubled.
+  const plain0 = new Int32Array(n + 1);
+  const plain1 = new Int32Array(n + 1);
+  const dbl0 = new Int32Array(n + 1);
+  const dbl1 = new Int32Array(n + 1);
   for (let i = 0; i < n; i++) {
     const d = digits.charCodeAt(i) - 48;
     const dd = d * 2 > 9 ? d * 2 - 9 : d * 2;
-    for (let p = 0; p < 2; p++) {
-      plain[p][i + 1] = plain[p][i]! + (i % 2 === p ? d : 0);
-      doubled[p][i + 1] = doubled[p][i]! + (i % 2 === p ? dd : 0);
-    }
+    const odd = i & 1;
+    plain0[i + 1] = plain0[i]! + (odd ? 0 : d);
+    plain1[i + 1] = plain1[i]! + (odd ? d : 0);
+    dbl0[i + 1] = dbl0[i]! + (odd ? 0 : dd);
+    dbl1[i + 1] = dbl1[i]! + (odd ? dd : 0);
   }
   for (let start = 0; start + PAN_MIN <= n; start++) {
     for (let len = PAN_MIN; len <= PAN_MAX && start + len <= n; len++) {
       const end = start + len;
-      const keep = (end - 1) % 2;
-      const flip = 1 - keep;
-      const sum = plain[keep][end]! - plain[keep][start]! + doubled[flip][end]! - doubled[flip][start]!;
-      if (sum % 10 === 0) {
-        mask.fill(1, offset + start + 6, offset + end - 4);
-      }
+      // The last digit of the window is never doubled; its parity class is summed plain.
+      const sum =
+        (end - 1) & 1
+          ? plain1[end]! - plain1[start]! + dbl0[end]! - dbl0[start]!
+          : plain0[end]! - plain0[start]! + dbl1[end]! - dbl1[start]!;
+      if (sum % 10 === 0) mask.fill(1, offset + start + 6, offset + end - 4);
     }
   }
 }

@@ -345,9 +345,13 @@ export function openDomainStore(options: DomainStoreOptions): DomainStore {
       }
       if (row === undefined) return undefined;
       try {
-        return toTransferable(packr.unpack(row.value));
+        const decoded: unknown = packr.unpack(row.value);
+        // A damaged row can decode to undefined or odd types; that must not pass as "missing".
+        checkValue(key, decoded);
+        return toTransferable(decoded);
       } catch (err) {
-        throw new StoreError('E_STORE', `store ${domain}: value for key ${showKey(key)} cannot be decoded (corrupt?): ${String(err)}`, key);
+        const why = err instanceof Error ? err.message : String(err);
+        throw new StoreError('E_STORE', `store ${domain}: value for key ${showKey(key)} cannot be decoded (corrupt row?): ${redactText(why)}`, key);
       }
     },
 

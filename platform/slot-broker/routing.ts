@@ -78,9 +78,13 @@ export function compileRoutes(routes: readonly Route[]): CompiledRoute[] {
 }
 
 /** ATR patterns match byte for byte under the mask, and only ATRs of the pattern's exact length. */
+/**
+ * A pattern shorter than the ATR matches the ATR's first bytes (policies may pin only TS, or TS and
+ * T0, and leave the AID probe to decide); an ATR shorter than its pattern never matches.
+ */
 export function atrMatches(atr: Uint8Array, route: CompiledRoute): boolean {
-  if (atr.length !== route.atrValue.length) return false;
-  for (let i = 0; i < atr.length; i++) {
+  if (atr.length < route.atrValue.length) return false;
+  for (let i = 0; i < route.atrValue.length; i++) {
     const m = route.atrMask[i]!;
     if ((atr[i]! & m) !== (route.atrValue[i]! & m)) return false;
   }

@@ -68,6 +68,22 @@ describe('redactText: PANs', () => {
     expect(redactText(grouped)).toBe(grouped);
   });
 
+  it('masks a PAN buried in a digit run longer than any PAN', () => {
+    const out = redactText(`ref 000${PAN16}1234567`);
+    expect(out).not.toContain(PAN16);
+    expect(out.startsWith('ref 000')).toBe(true);
+  });
+
+  it('stays fast on megabyte inputs (log lines are attacker-controlled)', () => {
+    let digits = '';
+    for (let i = 0; i < 1_000_000; i++) digits += String((i * 7919) % 10);
+    const t0 = performance.now();
+    const out = redactText(`${digits} ${PAN16}`);
+    expect(performance.now() - t0).toBeLessThan(10_000);
+    expect(out).toHaveLength(digits.length + 1 + PAN16.length);
+    expect(out).not.toContain(PAN16);
+  });
+
   it('leaves text without digits alone', () => {
     expect(redactText('no numbers here')).toBe('no numbers here');
   });

@@ -115,6 +115,17 @@ describe('CRUD', () => {
     expect(again.usage().keys).toBe(1);
   });
 
+  it('reports a value that cannot be decoded, naming the key', () => {
+    const s = open();
+    s.put('bad', 1);
+    s.close();
+    const db = new Database(s.path);
+    db.prepare('UPDATE kv SET value = ? WHERE key = ?').run(Buffer.from([0xc1]), 'bad');
+    db.close();
+    const again = open();
+    expect(storeError(() => again.get('bad'))).toMatchObject({ code: 'E_STORE', message: expect.stringMatching(/value for key "bad" cannot be decoded/) });
+  });
+
   it('refuses calls after close', () => {
     const s = open();
     s.close();

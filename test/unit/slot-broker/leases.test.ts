@@ -141,7 +141,7 @@ describe('leases', () => {
   });
 
   it('revokes an idle lease, but not one in use', async () => {
-    const { r, card } = await withHealthCard({ leaseIdleTimeoutMs: 80 });
+    const { r, card } = await withHealthCard({ leaseIdleTimeoutMs: 150 });
     const busy = await r.broker.acquire('sesam-vitale', 0, 0);
     for (let i = 0; i < 8; i++) {
       await sleep(25);
@@ -149,7 +149,7 @@ describe('leases', () => {
     }
     expect(r.events.filter((e) => e.type === 'lease-revoked')).toEqual([]);
     const resets = card.resets;
-    await sleep(160);
+    await sleep(320);
     expect(r.events).toContainEqual({ type: 'lease-revoked', slot: 0, domain: 'sesam-vitale', reason: 'timeout' });
     await expectBrokerError(r.broker.transmit('sesam-vitale', busy.token, h('00B0000001')), 'E_LEASE');
     expect(card.resets).toBe(resets + 1);

@@ -47,13 +47,18 @@ describe('routing by ATR', () => {
     expect(card.resets).toBe(1); // the power-up only
   });
 
-  it('does not match a byte outside the mask, nor an ATR of another length', async () => {
+  it('does not match a byte outside the mask, nor an ATR shorter than the pattern', async () => {
     r = await rig([{ domain: 'payment', cardClass: payClass }]);
     const atr = ATR_PAY.slice();
     atr[4] = atr[4]! ^ 0x01;
     expect(await r.insert(0, new FakeCard(atr))).toMatchObject({ type: 'refused', slot: 0 });
     r.reader.remove(0);
-    expect(await r.insert(0, new FakeCard(Uint8Array.from([...ATR_PAY, 0x00])))).toMatchObject({ type: 'refused' });
+    expect(await r.insert(0, new FakeCard(ATR_PAY.slice(0, ATR_PAY.length - 1)))).toMatchObject({ type: 'refused' });
+  });
+
+  it('a pattern shorter than the ATR matches its first bytes', async () => {
+    r = await rig([{ domain: 'payment', cardClass: payClass }]);
+    expect(await r.insert(0, new FakeCard(Uint8Array.from([...ATR_PAY, 0x00])))).toMatchObject({ type: 'offered', domain: 'payment' });
   });
 
   it('refuses a card no class claims, offers it to nobody, and lets nobody lease it', async () => {
