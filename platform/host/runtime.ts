@@ -45,6 +45,7 @@ export interface RuntimeOptions {
 
 const OPS: ReadonlySet<string> = new Set(REQUEST_OPS);
 const MAX_ERROR_BYTES = 1024;
+const QUIESCE_TIMEOUT_MS = 1000;
 
 interface Generation {
   sandbox: Sandbox | undefined;
@@ -85,6 +86,8 @@ export class HostRuntime {
   private readonly breaches: number[] = [];
   /** Every outstanding request of every generation still owed a reply. */
   private readonly requests = new Map<number, { gen: Generation; localId: number }>();
+  /** Every sandbox created and not yet known to be quiet; waited for before exiting. */
+  private readonly sandboxes = new Set<Sandbox>();
   private lastReqId = 0;
   private reqIdsWrapped = false;
 
@@ -141,7 +144,9 @@ export class HostRuntime {
   private terminate(code: number): void {
     this.phase = 'dead';
     if (this.gen) this.kill(this.gen);
-    this.io.exit(code);
+    const quiet = Promise.allSettled([...this.sandboxes].map((s) => s.quiesce()));
+    const bound = new Promise((resolve) => setTimeout(resolve, QUIESCE_TIMEOUT_MS));
+    void Promise.race([quiet, bound]).then(() => this.io.exit(code));
   }
 
   private fatal(detail: string): void {
@@ -189,6 +194,7 @@ export class HostRuntime {
         onCatastrophicError: (message) => this.catastrophic(message),
       });
       gen.sandbox = sandbox;
+      this.sandboxes.add(sandbox);
       if (gen.dead) {
         sandbox.dispose();
         return;
@@ -227,7 +233,11 @@ export class HostRuntime {
     if (gen.dead) return;
     gen.dead = true;
     gen.watchdog?.stop();
-    gen.sandbox?.dispose();
+    const sandbox = gen.sandbox;
+    if (sandbox) {
+      sandbox.dispose();
+      void sandbox.quiesce().then(() => this.sandboxes.delete(sandbox));
+    }
     for (const wireId of gen.requests.keys()) this.requests.delete(wireId);
     gen.requests.clear();
     if (this.gen === gen) this.gen = undefined;

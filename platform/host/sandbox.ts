@@ -46,6 +46,8 @@ export class Sandbox {
   private readonly ctl: ivm.Reference<Ctl>;
   private readonly options: SandboxOptions;
   private disposedByUs = false;
+  /** isolated-vm operations not yet settled; see quiesce(). */
+  private readonly inflight = new Set<Promise<unknown>>();
 
   private constructor(options: SandboxOptions, isolate: ivm.Isolate, context: ivm.Context, ctl: ivm.Reference<Ctl>) {
     this.options = options;
@@ -88,12 +90,12 @@ export class Sandbox {
 
   /** Compiles and runs the applet script, then reports the handlers it defined. */
   async run(): Promise<HandlerName[]> {
-    const script = await this.isolate.compileScript(this.options.script, { filename: this.options.filename });
+    const script = await this.track(this.isolate.compileScript(this.options.script, { filename: this.options.filename }));
     // The completion value stays in the isolate behind a Reference that is dropped at once: nothing
     // the script evaluates to (say, a 100 MB string) is copied into the host.
-    const completion = await script.run(this.context, { release: true, reference: true });
+    const completion = await this.track(script.run(this.context, { release: true, reference: true }));
     completion.release();
-    const names = await this.ctl.apply(undefined, ['ready'], { result: { copy: true } });
+    const names = await this.track(this.ctl.apply(undefined, ['ready'], { result: { copy: true } }));
     if (!Array.isArray(names) || !names.every((n): n is HandlerName => typeof n === 'string' && HANDLERS.has(n))) {
       throw new Error('shim returned a bad handler list');
     }
@@ -105,10 +107,12 @@ export class Sandbox {
    * the isolate itself failed (disposed, out of memory, terminated).
    */
   async call(name: HandlerName, args: WireValue[]): Promise<CallOutcome> {
-    const out: unknown = await this.ctl.apply(undefined, ['call', name, args], {
-      arguments: { copy: true },
-      result: { promise: true, copy: true },
-    });
+    const out: unknown = await this.track(
+      this.ctl.apply(undefined, ['call', name, args], {
+        arguments: { copy: true },
+        result: { promise: true, copy: true },
+      }),
+    );
     return toCallOutcome(out);
   }
 
@@ -117,7 +121,25 @@ export class Sandbox {
     const args: [string, ...unknown[]] = outcome.ok
       ? ['settle', localId, true, outcome.value !== undefined, outcome.value ?? null, null, null]
       : ['settle', localId, false, false, null, outcome.code, outcome.message];
-    return this.ctl.apply(undefined, args, { arguments: { copy: true } }).then(() => undefined);
+    return this.track(this.ctl.apply(undefined, args, { arguments: { copy: true } })).then(() => undefined);
+  }
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.inflight.add(p);
+    const done = (): void => {
+      this.inflight.delete(p);
+    };
+    p.then(done, done);
+    return p;
+  }
+
+  /**
+   * Resolves once every isolated-vm operation started here has settled (they all reject promptly
+   * after dispose()). Exiting the process while a disposed isolate's thread is still unwinding can
+   * crash Node (SIGSEGV seen with isolated-vm 5 on Node 20), so the host waits for this first.
+   */
+  async quiesce(): Promise<void> {
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
   }
 
   cpuTimeNs(): bigint {

@@ -70,6 +70,9 @@ export class Watchdog {
     this.wallLimitNs = BigInt(Math.ceil(this.o.wallMs * 1e6));
     this.idleLimitNs = BigInt(Math.ceil(this.o.idleCpuMs * 1e6));
     this.idleWindowNs = BigInt(Math.ceil(this.o.idleWindowMs)) * NS_PER_MS;
+    // CPU spent before the watchdog existed (context set-up, the shim) is nobody's budget.
+    this.lastCpu = this.safeCpu() ?? 0n;
+    this.windowStart = this.now();
   }
 
   private now(): bigint {
@@ -78,8 +81,6 @@ export class Watchdog {
 
   start(): void {
     if (this.timer !== undefined || this.fired) return;
-    this.lastCpu = this.safeCpu() ?? 0n;
-    this.windowStart = this.now();
     this.timer = setInterval(() => this.check(), this.o.intervalMs);
   }
 

@@ -185,9 +185,11 @@ export class HostProcess extends EventEmitter<HostEvents> {
     });
   }
 
-  reply(id: number, result: { ok: true; value: WireValue } | { ok: false; error: WireError }): void {
+  reply(id: number, result: { ok: true; value: WireValue | undefined } | { ok: false; error: WireError }): void {
     if (this.exited) return;
-    this.send(result.ok ? { t: 'reply', id, ok: true, value: result.value } : { t: 'reply', id, ok: false, error: result.error });
+    if (!result.ok) this.send({ t: 'reply', id, ok: false, error: result.error });
+    else if (result.value === undefined) this.send({ t: 'reply', id, ok: true });
+    else this.send({ t: 'reply', id, ok: true, value: result.value });
   }
 
   kill(signal: NodeJS.Signals = 'SIGKILL'): void {

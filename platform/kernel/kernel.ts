@@ -218,7 +218,21 @@ export class Kernel {
         this.refuse(file, (e as Error).message, 'policy.refused');
       }
     }
-    checkPolicySet(loaded.map((l) => l.policy));
+    // Intents towards a domain refused above are left inactive (and audited) instead of failing
+    // the whole set: a broken payment policy must not take health billing down with it.
+    const names = new Set(loaded.map((l) => l.policy.domain));
+    const forCheck = loaded.map(({ policy }) => {
+      const dead = policy.intents.request.filter((g) => !names.has(g.target));
+      for (const g of dead) this.audit.append('intent.inactive', policy.domain, { target: g.target, reason: 'target domain not loaded' });
+      return dead.length === 0 ? policy : { ...policy, intents: { ...policy.intents, request: policy.intents.request.filter((g) => names.has(g.target)) } };
+    });
+    try {
+      checkPolicySet(forCheck);
+    } catch (e) {
+      // A conflict between policies (a card class claimed twice…) is a configuration error: boot nothing.
+      this.refuse(cfg.policyDir, (e as Error).message, 'policy.refused');
+      return [];
+    }
     const anchors = cfg.trustAnchors.length > 0 ? cfg.trustAnchors : [(await loadOrCreateDevKeys(cfg.dataDir)).rootPath];
     const trustAnchors = loadTrustAnchors(anchors);
     const out: DevApplet[] = [];

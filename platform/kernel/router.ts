@@ -15,10 +15,11 @@ export interface CallContext {
 }
 
 export type OpArgs = { [key: string]: WireValue };
-export type OpHandler = (ctx: CallContext, args: OpArgs) => Promise<WireValue>;
+/** Resolving to `undefined` means "no value" (e.g. store.get of a missing key): the reply carries none. */
+export type OpHandler = (ctx: CallContext, args: OpArgs) => Promise<WireValue | undefined>;
 export type OpTable = { [K in RequestOp]: OpHandler };
 
-export type Reply = (id: number, result: { ok: true; value: WireValue } | { ok: false; error: WireError }) => void;
+export type Reply = (id: number, result: { ok: true; value: WireValue | undefined } | { ok: false; error: WireError }) => void;
 
 export class ProtocolViolation extends Error {}
 

@@ -41,8 +41,8 @@ export function compileRoutes(routes: readonly Route[]): CompiledRoute[] {
       seen.set(cc.name, route.domain);
       const atrValue = fromHex(cc.atr.value, 'atr.value');
       const atrMask = fromHex(cc.atr.mask, 'atr.mask');
-      if (atrValue.length < 2 || atrValue.length > 33) {
-        throw new TypeError(`atr.value is ${atrValue.length} bytes; an ATR has 2..33 bytes`);
+      if (atrValue.length < 1 || atrValue.length > 33) {
+        throw new TypeError(`atr.value is ${atrValue.length} bytes; a pattern has 1..33 bytes (an ATR at most 33)`);
       }
       if (atrMask.length !== atrValue.length) {
         throw new TypeError(`atr.mask is ${atrMask.length} bytes but atr.value is ${atrValue.length}`);
@@ -77,7 +77,6 @@ export function compileRoutes(routes: readonly Route[]): CompiledRoute[] {
   });
 }
 
-/** ATR patterns match byte for byte under the mask, and only ATRs of the pattern's exact length. */
 /**
  * A pattern shorter than the ATR matches the ATR's first bytes (policies may pin only TS, or TS and
  * T0, and leave the AID probe to decide); an ATR shorter than its pattern never matches.

@@ -11,8 +11,7 @@ export function storeOps(k: KernelServices): Record<'store.get' | 'store.put' | 
   return {
     'store.get': async (ctx, args) => {
       const v = k.store(ctx.domain).get(key('store.get', args));
-      const out: WireValue = v === undefined ? { found: false } : { found: true, value: v as WireValue };
-      return out;
+      return v as WireValue | undefined;
     },
     'store.put': async (ctx, args) => {
       if (!('value' in args)) throw new KernelError('E_ARGS', 'store.put: argument value is missing');

@@ -22,7 +22,7 @@ function table(h: OpHandler): OpTable {
   return Object.fromEntries(REQUEST_OPS.map((op) => [op, h])) as OpTable;
 }
 
-type Result = { ok: true; value: WireValue } | { ok: false; error: WireError };
+type Result = { ok: true; value: WireValue | undefined } | { ok: false; error: WireError };
 
 function collect() {
   const replies = new Map<number, Result>();
