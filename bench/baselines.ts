@@ -35,19 +35,35 @@ export async function processRoundTripUs(rounds: number, perBatch: number): Prom
   return us;
 }
 
+/**
+ * isolate -> host -> isolate with the same primitives the domain host uses: the isolate fires an
+ * "ignored" Callback, the host answers by applying a settle function held as a Reference.
+ */
 export async function isolateCallUs(rounds: number, perBatch: number): Promise<number> {
   const isolate = new ivm.Isolate({ memoryLimit: 32 });
   const context = await isolate.createContext();
-  const bridge = new ivm.Callback(async (x: Uint8Array) => x, { async: true });
-  const run = await context.evalClosure(
-    `const bridge = $0; return async (n) => { const a = new Uint8Array(21); for (let i = 0; i < n; i++) await bridge(a); return n; };`,
+  let settle: ivm.Reference<(id: number, v: Uint8Array) => void> | null = null;
+  const bridge = new ivm.Callback(
+    (id: number, v: Uint8Array) => {
+      settle?.apply(undefined, [id, v], { arguments: { copy: true } }).catch(() => undefined);
+    },
+    { ignored: true },
+  );
+  const fns = (await context.evalClosure(
+    `const bridge = $0; const waiting = new Map(); let next = 1;
+     const call = (v) => new Promise((resolve) => { const id = next++; waiting.set(id, resolve); bridge(id, v); });
+     return {
+       settle: (id, v) => { const r = waiting.get(id); waiting.delete(id); r(v); },
+       run: async (n) => { const a = new Uint8Array(21); for (let i = 0; i < n; i++) await call(a); return n; },
+     };`,
     [bridge],
     { result: { reference: true } },
-  );
-  const fn = run as unknown as ivm.Reference<(n: number) => Promise<number>>;
-  await fn.apply(undefined, [200], { result: { promise: true, copy: true } });
+  )) as unknown as ivm.Reference<{ settle: (id: number, v: Uint8Array) => void; run: (n: number) => Promise<number> }>;
+  settle = (await fns.get('settle', { reference: true })) as ivm.Reference<(id: number, v: Uint8Array) => void>;
+  const run = (await fns.get('run', { reference: true })) as ivm.Reference<(n: number) => Promise<number>>;
+  await run.apply(undefined, [200], { result: { promise: true, copy: true } });
   const us = await medianOfBatches(rounds, perBatch, async () => {
-    await fn.apply(undefined, [perBatch], { result: { promise: true, copy: true } });
+    await run.apply(undefined, [perBatch], { result: { promise: true, copy: true } });
   });
   isolate.dispose();
   return us;

@@ -3,12 +3,13 @@
  *   node --no-node-snapshot dist/host.js   with stdio ['ignore', 'pipe', 'pipe', 'pipe']
  * It speaks frames (wire/frames.ts) on fd 3 only, writes diagnostics to stderr, and exits when fd 3
  * closes. Exit codes: 0 pipe closed, 1 host crash, 3 protocol violation by the kernel, 4 fatal (sent
- * `fatal` first), 5 isolated-vm catastrophic error.
+ * `fatal` first); SIGABRT after an isolated-vm catastrophic error.
  */
 import net from 'node:net';
 import { DEFAULT_MAX_FRAME_BYTES, FrameDecoder, encodeFrame } from '../wire/frames.js';
 import type { HostToKernel } from '../wire/messages.js';
 import { EXIT_CRASH, HostRuntime } from './runtime.js';
+import { prepareExit } from './sandbox.js';
 
 const FLUSH_TIMEOUT_MS = 500;
 
@@ -67,7 +68,12 @@ pipe.on('error', (err: Error) => {
 function crash(what: string, err: unknown): void {
   log(`host: ${what}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
   // A host bug leaves state we cannot vouch for: end the process and let the supervisor restart it.
-  process.exit(EXIT_CRASH);
+  // (Live isolates must be disposed first or process.exit() can hang.)
+  const hardStop = setTimeout(() => process.kill(process.pid, 'SIGKILL'), 2000);
+  void prepareExit().then(() => {
+    clearTimeout(hardStop);
+    process.exit(EXIT_CRASH);
+  });
 }
 process.on('uncaughtException', (err) => crash('uncaught exception', err));
 process.on('unhandledRejection', (err) => crash('unhandled rejection', err));

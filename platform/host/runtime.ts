@@ -12,6 +12,8 @@
  *   `reply`. Replies to requests of a generation that has since died are ignored;
  * - on a breach the host sends `breach`, then `result {ok:false, E_BREACH}` for every call that was
  *   running, forgets that generation's outstanding requests, and sends a new `ready` once rebuilt;
+ * - exit codes: 0 pipe closed, 1 host crash, 3 protocol violation, 4 fatal; SIGABRT on an
+ *   isolated-vm catastrophic error;
  * - any frame that fails validation, a second `init`, a `call`/`reply` before `init`, a duplicate
  *   running call id, or a reply to a request id never issued: stderr + exit 3.
  */
@@ -19,14 +21,13 @@ import { REQUEST_OPS, type CallMessage, type HostToKernel, type InitMessage, typ
 import { FrameError } from '../wire/frames.js';
 import { MAX_ID, validateHostToKernel, validateKernelToHost } from '../wire/validate.js';
 import type { HandlerName } from '../sdk/api.js';
-import { MAX_IN_FLIGHT, Sandbox, isMemoryLimitError, type SettleOutcome } from './sandbox.js';
+import { MAX_IN_FLIGHT, Sandbox, isMemoryLimitError, prepareExit, type SettleOutcome } from './sandbox.js';
 import { Watchdog, type Breach } from './watchdog.js';
 
 export const EXIT_OK = 0;
 export const EXIT_CRASH = 1;
 export const EXIT_PROTOCOL = 3;
 export const EXIT_FATAL = 4;
-export const EXIT_CATASTROPHIC = 5;
 
 export interface HostIO {
   /** Encodes and queues one frame; throws FrameError when it is too large. */
@@ -41,11 +42,18 @@ export interface RuntimeOptions {
   breachWindowMs?: number;
   watchdogIntervalMs?: number;
   maxConcurrentCalls?: number;
+  /** Real-time backstop for one call or start-up, waits on the kernel included (breach 'deadline'). */
+  callDeadlineMs?: number;
 }
 
 const OPS: ReadonlySet<string> = new Set(REQUEST_OPS);
 const MAX_ERROR_BYTES = 1024;
 const QUIESCE_TIMEOUT_MS = 1000;
+/**
+ * Far above any legitimate wait (the kernel bounds PIN entry, UI and slot waits with its own, shorter
+ * deadlines): this only reclaims calls whose handler will never settle.
+ */
+export const DEFAULT_CALL_DEADLINE_MS = 10 * 60_000;
 
 interface Generation {
   sandbox: Sandbox | undefined;
@@ -71,7 +79,8 @@ export function truncateUtf8(s: string, maxBytes: number): string {
 }
 
 function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  if (!(err instanceof Error)) return String(err);
+  return err.name && err.name !== 'Error' ? `${err.name}: ${err.message}` : err.message;
 }
 
 export class HostRuntime {
@@ -80,6 +89,7 @@ export class HostRuntime {
   private readonly breachWindowMs: number;
   private readonly watchdogIntervalMs: number;
   private readonly maxConcurrentCalls: number;
+  private readonly callDeadlineMs: number;
   private phase: Phase = 'waiting-init';
   private init: InitMessage | undefined;
   private gen: Generation | undefined;
@@ -97,6 +107,7 @@ export class HostRuntime {
     this.breachWindowMs = options.breachWindowMs ?? 60_000;
     this.watchdogIntervalMs = options.watchdogIntervalMs ?? 10;
     this.maxConcurrentCalls = options.maxConcurrentCalls ?? 32;
+    this.callDeadlineMs = options.callDeadlineMs ?? DEFAULT_CALL_DEADLINE_MS;
   }
 
   get isDead(): boolean {
@@ -136,9 +147,15 @@ export class HostRuntime {
     this.terminate(EXIT_OK);
   }
 
+  /**
+   * isolated-vm lost control of an isolate. Its guidance is to abort: disposing or exiting normally
+   * may touch the broken isolate (and process.exit() can block on it), and the kernel's supervisor
+   * restarts the host either way.
+   */
   catastrophic(message: string): void {
+    this.phase = 'dead';
     this.io.log(`host: isolated-vm catastrophic error: ${message}`);
-    this.terminate(EXIT_CATASTROPHIC);
+    process.abort();
   }
 
   private terminate(code: number): void {
@@ -146,7 +163,9 @@ export class HostRuntime {
     if (this.gen) this.kill(this.gen);
     const quiet = Promise.allSettled([...this.sandboxes].map((s) => s.quiesce()));
     const bound = new Promise((resolve) => setTimeout(resolve, QUIESCE_TIMEOUT_MS));
-    void Promise.race([quiet, bound]).then(() => this.io.exit(code));
+    void Promise.race([quiet, bound])
+      .then(() => prepareExit())
+      .then(() => this.io.exit(code));
   }
 
   private fatal(detail: string): void {
@@ -202,8 +221,10 @@ export class HostRuntime {
       const watchdog = new Watchdog({
         cpuMs: init.limits.cpuMsPerCall,
         wallMs: init.limits.wallMsPerCall,
+        deadlineMs: Math.max(this.callDeadlineMs, init.limits.wallMsPerCall),
         intervalMs: this.watchdogIntervalMs,
         readCpuNs: () => sandbox.cpuTimeNs(),
+        readWallNs: () => sandbox.wallTimeNs(),
         isDead: () => sandbox.diedOnItsOwn,
         onBreach: (b) => this.breach(gen, b),
       });
@@ -375,7 +396,8 @@ export class HostRuntime {
     try {
       msg = validateHostToKernel({ t: 'req', id, op, args });
     } catch (err) {
-      return reject('E_ARG', errorMessage(err));
+      // The ProtocolError's message names the offending field (req.args.apdu: ...).
+      return reject('E_ARG', err instanceof Error ? err.message : String(err));
     }
     try {
       this.io.send(msg);

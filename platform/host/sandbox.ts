@@ -40,6 +40,35 @@ type Ctl = (kind: string, ...args: unknown[]) => unknown;
 
 const HANDLERS: ReadonlySet<string> = new Set(HANDLER_NAMES);
 
+/**
+ * Process-exit hazards of isolated-vm 5 on Node 20, both reproduced here:
+ * - process.exit() while an isolate is executing never returns (the exit waits on the isolate's
+ *   thread), so every exit path must dispose live isolates first;
+ * - process.exit() right after dispose() can SIGSEGV: the isolate's environment is destroyed on a
+ *   pool thread, racing the platform teardown. A short grace period after the last dispose avoids it.
+ */
+const live = new Set<ivm.Isolate>();
+let lastDisposeAt = 0;
+export const EXIT_GRACE_MS = 100;
+
+function disposeIsolate(isolate: ivm.Isolate): void {
+  live.delete(isolate);
+  if (isolate.isDisposed) return;
+  try {
+    isolate.dispose();
+  } catch {
+    // Already gone (it may have been disposed for its memory limit in between).
+  }
+  lastDisposeAt = Date.now();
+}
+
+/** Disposes every isolate still alive, and resolves once exiting the process is safe. */
+export async function prepareExit(): Promise<void> {
+  for (const isolate of [...live]) disposeIsolate(isolate);
+  const wait = lastDisposeAt + EXIT_GRACE_MS - Date.now();
+  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+}
+
 export class Sandbox {
   readonly isolate: ivm.Isolate;
   private readonly context: ivm.Context;
@@ -62,6 +91,7 @@ export class Sandbox {
       memoryLimit: options.limits.memoryMb,
       onCatastrophicError: (message: string) => options.onCatastrophicError(message),
     });
+    live.add(isolate);
     try {
       const context = await isolate.createContext();
       const bridge = new ivm.Callback(
@@ -83,7 +113,7 @@ export class Sandbox {
       if (ctl.typeof !== 'function') throw new Error('shim did not return its control function');
       return new Sandbox(options, isolate, context, ctl);
     } catch (err) {
-      if (!isolate.isDisposed) isolate.dispose();
+      disposeIsolate(isolate);
       throw err;
     }
   }
@@ -146,6 +176,10 @@ export class Sandbox {
     return this.isolate.cpuTime;
   }
 
+  wallTimeNs(): bigint {
+    return this.isolate.wallTime;
+  }
+
   get isDisposed(): boolean {
     return this.isolate.isDisposed;
   }
@@ -157,13 +191,7 @@ export class Sandbox {
 
   dispose(): void {
     this.disposedByUs = true;
-    if (!this.isolate.isDisposed) {
-      try {
-        this.isolate.dispose();
-      } catch {
-        // Already gone (it may have been disposed for its memory limit in between).
-      }
-    }
+    disposeIsolate(this.isolate);
   }
 }
 

@@ -2,11 +2,17 @@
  * CPU and wall-clock budgets for one isolate, checked from the host's main thread on a short
  * interval while the isolate runs on isolated-vm's thread pool.
  *
- * Per task (a handler call, or the applet's start-up): CPU is the isolate's cpuTime since the task
- * began -- so work hidden in microtasks, and the small slices spent around each awaited platform call,
- * all count -- and wall is real elapsed time since it began, including time spent waiting on the
- * kernel. With several tasks at once each is charged the isolate's whole CPU use (conservative:
- * isolated-vm cannot attribute CPU to a task).
+ * Per task (a handler call, or the applet's start-up), measured from when the task began:
+ * - cpu: the isolate's cpuTime, so work hidden in microtasks and the slices run around each awaited
+ *   platform call all count, however the work is split up;
+ * - wall: the isolate's wallTime, i.e. time spent executing inside the isolate (CPU plus any
+ *   blocking there), but not time the applet spends waiting for the kernel's replies -- a PIN entry or
+ *   a UI question may legitimately take a person many seconds, and the kernel bounds those waits with
+ *   its own deadlines;
+ * - deadline: real elapsed time, a much larger backstop so that a handler that never settles (awaiting
+ *   a promise nothing will resolve) cannot hold the host's call slots for ever.
+ * With several tasks at once each is charged the isolate's whole use (conservative: isolated-vm cannot
+ * attribute time to a task).
  *
  * Outside any task, CPU the isolate burns (a microtask chain left running, continuations of
  * un-awaited calls) is charged to a rolling window: more than `idleCpuMs` in `idleWindowMs` is a
@@ -25,12 +31,16 @@ export interface Breach {
 export interface WatchdogOptions {
   cpuMs: number;
   wallMs: number;
+  /** Real time a task may take, waits included. */
+  deadlineMs: number;
   /** CPU allowed outside any task per window; defaults to cpuMs. */
   idleCpuMs?: number;
   idleWindowMs?: number;
   intervalMs?: number;
   /** The isolate's cumulative CPU time (ns); may throw once the isolate is gone. */
   readCpuNs(): bigint;
+  /** The isolate's cumulative wall time (ns). */
+  readWallNs(): bigint;
   /** True when the isolate died without the host disposing it (isolated-vm's memory limit). */
   isDead(): boolean;
   onBreach(breach: Breach): void;
@@ -43,6 +53,7 @@ export type TaskKey = number | 'init';
 interface Task {
   cpu0: bigint;
   wall0: bigint;
+  start: bigint;
 }
 
 const NS_PER_MS = 1_000_000n;
@@ -55,6 +66,7 @@ export class Watchdog {
   private readonly o: Required<Pick<WatchdogOptions, 'idleCpuMs' | 'idleWindowMs' | 'intervalMs'>> & WatchdogOptions;
   private readonly cpuLimitNs: bigint;
   private readonly wallLimitNs: bigint;
+  private readonly deadlineNs: bigint;
   private readonly idleLimitNs: bigint;
   private readonly idleWindowNs: bigint;
   private readonly tasks = new Map<TaskKey, Task>();
@@ -68,6 +80,7 @@ export class Watchdog {
     this.o = { idleCpuMs: options.cpuMs, idleWindowMs: 1000, intervalMs: 10, ...options };
     this.cpuLimitNs = BigInt(Math.ceil(this.o.cpuMs * 1e6));
     this.wallLimitNs = BigInt(Math.ceil(this.o.wallMs * 1e6));
+    this.deadlineNs = BigInt(Math.ceil(this.o.deadlineMs * 1e6));
     this.idleLimitNs = BigInt(Math.ceil(this.o.idleCpuMs * 1e6));
     this.idleWindowNs = BigInt(Math.ceil(this.o.idleWindowMs)) * NS_PER_MS;
     // CPU spent before the watchdog existed (context set-up, the shim) is nobody's budget.
@@ -95,7 +108,7 @@ export class Watchdog {
 
   begin(key: TaskKey): void {
     const cpu = this.account();
-    this.tasks.set(key, { cpu0: cpu ?? this.lastCpu, wall0: this.now() });
+    this.tasks.set(key, { cpu0: cpu ?? this.lastCpu, wall0: this.safeWall() ?? 0n, start: this.now() });
   }
 
   end(key: TaskKey): void {
@@ -117,6 +130,7 @@ export class Watchdog {
       return;
     }
     const now = this.now();
+    const wall = this.safeWall() ?? 0n;
     for (const [key, task] of this.tasks) {
       const callId = key === 'init' ? {} : { callId: key };
       const what = key === 'init' ? 'applet start-up' : `call ${key}`;
@@ -125,9 +139,14 @@ export class Watchdog {
         this.fire({ kind: 'cpu', detail: `${what} used ${ms(used)} of CPU (limit ${this.o.cpuMs} ms)`, ...callId });
         return;
       }
-      const elapsed = now - task.wall0;
-      if (elapsed > this.wallLimitNs) {
-        this.fire({ kind: 'wall', detail: `${what} ran for ${ms(elapsed)} (limit ${this.o.wallMs} ms)`, ...callId });
+      const ran = wall - task.wall0;
+      if (ran > this.wallLimitNs) {
+        this.fire({ kind: 'wall', detail: `${what} ran for ${ms(ran)} in the isolate (limit ${this.o.wallMs} ms)`, ...callId });
+        return;
+      }
+      const elapsed = now - task.start;
+      if (elapsed > this.deadlineNs) {
+        this.fire({ kind: 'deadline', detail: `${what} has not finished after ${ms(elapsed)} (limit ${this.o.deadlineMs} ms)`, ...callId });
         return;
       }
     }
@@ -151,6 +170,14 @@ export class Watchdog {
     if (this.tasks.size === 0 && cpu > this.lastCpu) this.idleCpu += cpu - this.lastCpu;
     this.lastCpu = cpu;
     return cpu;
+  }
+
+  private safeWall(): bigint | undefined {
+    try {
+      return this.o.readWallNs();
+    } catch {
+      return undefined;
+    }
   }
 
   private safeCpu(): bigint | undefined {

@@ -50,6 +50,8 @@ function fail(path: string, what: string): never {
 
 function describe(x: unknown): string {
   if (x === null) return 'null';
+  // Before any instanceof: that would run a proxy's getPrototypeOf trap.
+  if (isProxy(x)) return 'proxy';
   if (Array.isArray(x)) return 'array';
   if (x instanceof Uint8Array) return 'Uint8Array';
   return typeof x;

@@ -59,7 +59,8 @@ describe('escapes from the isolate fail', () => {
   });
 
   it('platform is frozen and cannot be replaced, and primordials are frozen', async () => {
-    const body = `globalThis.main = async () => {
+    const body = `'use strict';
+    globalThis.main = async () => {
       const r = {};
       try { platform.slots = null; } catch (e) { r.assign = e.constructor.name; }
       try { globalThis.platform = {}; } catch (e) { r.replace = e.constructor.name; }
@@ -67,11 +68,11 @@ describe('escapes from the isolate fail', () => {
       r.frozen = Object.isFrozen(platform) && Object.isFrozen(platform.slots) && Object.isFrozen(platform.slots.acquire);
       r.protoFrozen = Object.isFrozen(Object.prototype) && Object.isFrozen(Array.prototype) && Object.isFrozen(Function.prototype) && Object.isFrozen(Promise.prototype);
       try { Array.prototype.push = () => 0; } catch (e) { r.poison = e.constructor.name; }
-      r.still = typeof platform.slots.acquire;
+      r.still = typeof platform.slots.acquire + ':' + [].push.name;
       return r;
     };`;
     const r = await runEval({ applet: script(body) });
-    expect(r.result).toEqual({ assign: 'TypeError', replace: 'TypeError', del: 'TypeError', frozen: true, protoFrozen: true, poison: 'TypeError', still: 'function' });
+    expect(r.result).toEqual({ assign: 'TypeError', replace: 'TypeError', del: 'TypeError', frozen: true, protoFrozen: true, poison: 'TypeError', still: 'function:push' });
   });
 
   it('stack traces and Error.prepareStackTrace expose no host frames or objects', async () => {

@@ -66,9 +66,9 @@ describe('CPU and wall limits', () => {
 
   it('kills an endless loop of awaited platform calls', async () => {
     const k = kernel();
-    await k.init(PROBE_APPLET, { limits: { cpuMsPerCall: 300, wallMsPerCall: 1500 } });
+    await k.init(PROBE_APPLET, { limits: { cpuMsPerCall: 100, wallMsPerCall: 1500 } });
     const { breach } = await expectBreach(k, 'for (;;) await platform.clock.now()');
-    expect(['cpu', 'wall']).toContain(breach.kind);
+    expect(breach.kind).toBe('cpu');
     expect(k.requests.filter((r) => r.op === 'clock.now').length).toBeGreaterThan(10);
   });
 
@@ -80,11 +80,19 @@ describe('CPU and wall limits', () => {
     expect(breach.kind).toBe('cpu');
   });
 
-  it('kills a handler that just waits forever (wall)', async () => {
+  it('does not charge time spent waiting on the kernel to the wall budget', async () => {
     const k = kernel();
-    await k.init(PROBE_APPLET, { limits: { cpuMsPerCall: 500, wallMsPerCall: 300 } });
-    const { breach } = await expectBreach(k, 'await new Promise(() => {})');
-    expect(breach.kind).toBe('wall');
+    await k.init(PROBE_APPLET, { limits: { cpuMsPerCall: 200, wallMsPerCall: 200 } });
+    const before = k.onRequest;
+    // A slow kernel (think: a person typing a PIN) answers after 800 ms.
+    k.onRequest = (req) => {
+      setTimeout(() => k.send({ t: 'reply', id: req.id, ok: true, value: { ok: true, triesLeft: 3, blocked: false } }), 800);
+      return 'ignore';
+    };
+    const r = await k.call('main', ['const l = { token: "tok-0" }; return (await platform.pin.verify(l, { reference: 1, format: "ascii-ff" })).ok']);
+    k.onRequest = before;
+    expect(valueOf(r)).toBe(true);
+    expect(k.breaches()).toEqual([]);
   });
 
   it('catches CPU burnt in the background after the handler resolved', async () => {
