@@ -385,7 +385,7 @@ export class HostRuntime {
       return;
     }
     const reject = (code: string, message: string): void => this.settle(gen, localId, { ok: false, code, message });
-    if (typeof op !== 'string' || !OPS.has(op)) return reject('E_ARG', 'unknown platform operation');
+    if (typeof op !== 'string' || !OPS.has(op)) return reject('E_ARGS', 'unknown platform operation');
     if (gen.requests.size >= MAX_IN_FLIGHT) return reject('E_QUOTA', `more than ${MAX_IN_FLIGHT} platform calls in flight`);
     // The shim enforces this too; checked again here because the shim shares a realm with the applet.
     if (!gen.starting && gen.calls.size === 0) {
@@ -397,7 +397,7 @@ export class HostRuntime {
       msg = validateHostToKernel({ t: 'req', id, op, args });
     } catch (err) {
       // The ProtocolError's message names the offending field (req.args.apdu: ...).
-      return reject('E_ARG', err instanceof Error ? err.message : String(err));
+      return reject('E_ARGS', err instanceof Error ? err.message : String(err));
     }
     try {
       this.io.send(msg);

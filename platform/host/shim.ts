@@ -154,7 +154,7 @@ function makeError(code, message, Ctor) {
   return e;
 }
 function argError(path, what) {
-  return makeError('E_ARG', path + ': ' + what, TypeErrorC);
+  return makeError('E_ARGS', path + ': ' + what, TypeErrorC);
 }
 function protocolError(what) {
   return makeError('E_PROTOCOL', 'unexpected reply from the kernel: ' + what);

@@ -184,7 +184,7 @@ describe('values crossing into platform calls', () => {
       const lease = await platform.slots.acquire(0);
       try { await lease.transmit(new Proxy(new Uint8Array([0, 0xa4, 4, 0]), {})) } catch (e) { return [e.name, e.code, e.message] }
       return 'sent'`);
-    expect(value).toEqual(['TypeError', 'E_ARG', 'apdu: expected Uint8Array']);
+    expect(value).toEqual(['TypeError', 'E_ARGS', 'apdu: expected Uint8Array']);
     expect(reqs.map((r) => r.op)).toEqual(['slots.acquire']);
   });
 
@@ -251,7 +251,7 @@ describe('values crossing into platform calls', () => {
       }
       r.push(({}).polluted === undefined);
       return r`);
-    expect(value).toEqual(['E_ARG', 'E_ARG', 'E_ARG', 'E_ARG', 'E_ARG', 'E_ARG', 'E_ARG', 'E_ARG', true]);
+    expect(value).toEqual(['E_ARGS', 'E_ARGS', 'E_ARGS', 'E_ARGS', 'E_ARGS', 'E_ARGS', 'E_ARGS', 'E_ARGS', true]);
     expect(reqs).toEqual([]);
   });
 
@@ -265,7 +265,7 @@ describe('values crossing into platform calls', () => {
       let notString;
       try { await platform.pin.verify({ token: { toString() { return 'tok-0' } } }, { reference: 1, format: 'ascii-ff' }) } catch (e) { notString = e.code }
       return [reads, ok, refused, notString]`);
-    expect(value).toEqual([1, { ok: true, triesLeft: 3, blocked: false }, 'E_LEASE', 'E_ARG']);
+    expect(value).toEqual([1, { ok: true, triesLeft: 3, blocked: false }, 'E_LEASE', 'E_ARGS']);
     expect(reqs.map((r) => [r.op, r.args.token])).toEqual([
       ['pin.verify', 'tok-0'],
       ['pin.verify', 'made-up'],
@@ -289,7 +289,7 @@ describe('values crossing into platform calls', () => {
     ]);
   });
 
-  it('bad argument shapes are refused with E_ARG naming the field', async () => {
+  it('bad argument shapes are refused with E_ARGS naming the field', async () => {
     const out = (await probe(`
       const r = [];
       const attempts = [
@@ -302,12 +302,12 @@ describe('values crossing into platform calls', () => {
       ];
       for (const a of attempts) { try { await a(); r.push('ok') } catch (e) { r.push(e.code + ' ' + e.message) } }
       return r`)) as string[];
-    expect(out[0]).toMatch(/^E_ARG req\.args\.format: expected one of/);
-    expect(out[1]).toMatch(/^E_ARG req\.args\.slot: expected an integer/);
-    expect(out[2]).toMatch(/^E_ARG req\.args\.alg: expected one of/);
-    expect(out[3]).toMatch(/^E_ARG req\.args\.screen\.lines\[0\]: expected string/);
-    expect(out[4]).toMatch(/^E_ARG req\.args\.level: expected one of/);
-    expect(out[5]).toBe('E_ARG key: expected string');
+    expect(out[0]).toMatch(/^E_ARGS req\.args\.format: expected one of/);
+    expect(out[1]).toMatch(/^E_ARGS req\.args\.slot: expected an integer/);
+    expect(out[2]).toMatch(/^E_ARGS req\.args\.alg: expected one of/);
+    expect(out[3]).toMatch(/^E_ARGS req\.args\.screen\.lines\[0\]: expected string/);
+    expect(out[4]).toMatch(/^E_ARGS req\.args\.level: expected one of/);
+    expect(out[5]).toBe('E_ARGS key: expected string');
   });
 
   it('caps platform calls in flight (no request flood reaches the kernel)', async () => {
