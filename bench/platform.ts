@@ -15,7 +15,7 @@ import { median } from './stats.js';
 
 export const ECHO_APDU = Uint8Array.from([0x80, 0xee, 0x00, 0x00, 0x10, ...new Array(16).fill(0x5a), 0x00]);
 
-const BENCH_APPLET = `
+export const BENCH_APPLET = `
 globalThis.main = async () => {
   const lease = await platform.slots.acquire(0, { timeoutMs: 2000 });
   const apdu = new Uint8Array(${JSON.stringify([...ECHO_APDU])});
@@ -34,7 +34,7 @@ globalThis.onIntent = async (req) => {
 };
 `;
 
-function benchPolicy(): Policy {
+export function benchPolicy(): Policy {
   const base = nothingPolicy('bench');
   return {
     ...base,

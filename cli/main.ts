@@ -14,7 +14,7 @@ program
   .option('--data-dir <dir>', 'data directory for audit, stores, keys, packages', '.di-data');
 
 const dataDir = () => resolve(program.opts<{ dataDir: string }>().dataDir);
-registerStartCommand(program);
+registerStartCommand(program, { dataDir });
 registerEvalCommand(program);
 registerBenchCommand(program);
 registerAppletCommands(program, { dataDir, trustAnchors: () => [] });

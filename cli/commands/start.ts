@@ -2,16 +2,16 @@
 import type { Command } from 'commander';
 import { Kernel } from '../../platform/kernel/kernel.js';
 import { loadConfig } from '../../platform/kernel/config.js';
+import { runConsole } from '../console.js';
 
-export function registerStartCommand(program: Command): void {
+export function registerStartCommand(program: Command, ctx: { dataDir: () => string }): void {
   program
     .command('start')
     .description('boot the emulated terminal (kernel, slot broker, one host per domain) and keep it running')
     .option('--config <file>', 'kernel configuration JSON (overrides embedded defaults)')
-    .option('--data-dir <dir>', 'data directory (default ./.di-data)')
     .option('--once', 'boot, print the status and stop (smoke test)')
-    .action(async (o: { config?: string; dataDir?: string; once?: boolean }) => {
-      const config = loadConfig(o.config, o.dataDir ? { dataDir: o.dataDir } : {});
+    .action(async (o: { config?: string; once?: boolean }) => {
+      const config = loadConfig(o.config, { dataDir: ctx.dataDir() });
       const kernel = await Kernel.boot({ config });
       const st = kernel.status();
       console.log(`Dispositif Intégré: kernel up (data ${config.dataDir})`);
@@ -23,10 +23,13 @@ export function registerStartCommand(program: Command): void {
         process.exitCode = st.refused.length > 0 ? 1 : 0;
         return;
       }
-      console.log('Ctrl-C to stop.');
+      console.log('Ctrl-C or "quit" to stop.');
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);
+        // Without a console (stdin closed, e.g. under a service manager) the terminal keeps running.
+        if (process.stdin.isTTY) runConsole(kernel, process.stdin, process.stdout).then(resolve);
+        else runConsole(kernel, process.stdin, process.stdout).then(() => undefined);
       });
       await kernel.shutdown();
     });

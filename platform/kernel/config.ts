@@ -73,6 +73,7 @@ function overlay(base: Plain, patch: unknown, file: string, path: string): Plain
 
 export function loadConfig(file?: string, overrides: Partial<KernelConfig> = {}): KernelConfig {
   let cfg = defaultConfig(overrides.dataDir);
+  // packageDir follows the data dir unless the file says otherwise.
   if (file) {
     let json: unknown;
     try {

@@ -1,0 +1,85 @@
+/**
+ * The terminal's text console for `di start`: the screen as the foreground applet draws it, and
+ * commands to insert and remove card profiles and press keypad keys. (The web terminal replaces it
+ * as the device's face; this stays as the scriptable one.)
+ */
+import { createInterface } from 'node:readline';
+import type { Kernel } from '../platform/kernel/kernel.js';
+import type { TerminalView } from '../platform/kernel/terminal.js';
+import { cardProfiles, createCard } from '../emulator/cards/profiles.js';
+import { parseKeys } from './eval-harness.js';
+
+const HELP = `commandes :
+  insert <lecteur> <profil>   insérer une carte (profils : ${cardProfiles().map((p) => p.name).join(', ')})
+  remove <lecteur>            retirer la carte
+  keys <touches>              taper au clavier, ex. keys 1234OK (ANNULER, CORR)
+  answer <n>                  choisir la réponse n (1, 2, …) à la question affichée
+  status                      domaines, hôtes, cartes
+  quit                        arrêter le terminal`;
+
+export function renderView(v: TerminalView): string {
+  const width = 40;
+  const line = (s: string) => `| ${s.slice(0, width).padEnd(width)} |`;
+  const out = [`+${'-'.repeat(width + 2)}+`, line(`${v.screen.title ?? ''}${v.domain ? `  [${v.domain}]` : ''}`), `|${'-'.repeat(width + 2)}|`];
+  for (const l of v.screen.lines) out.push(line(l));
+  if (v.question) {
+    out.push(line(v.question.text));
+    v.question.choices.forEach((c, i) => out.push(line(`${i + 1}. ${c}`)));
+  }
+  if (v.pinEntry) out.push(line(`${v.pinEntry.prompt}  ${'*'.repeat(v.pinEntry.digits)}`));
+  out.push(`+${'-'.repeat(width + 2)}+`);
+  return out.join('\n');
+}
+
+export function runConsole(kernel: Kernel, input: NodeJS.ReadableStream, output: NodeJS.WritableStream): Promise<void> {
+  const say = (s: string) => output.write(s + '\n');
+  kernel.terminal.on('view', (v) => say(renderView(v)));
+  kernel.audit.onAppend((e) => {
+    if (e.event === 'card.offered') say(`[lecteur ${String(e.fields.slot)}] carte ${String(e.fields.cardClass)} confiée au domaine ${e.domain}`);
+    else if (e.event === 'card.refused') say(`[lecteur ${String(e.fields.slot)}] carte refusée : ${String(e.fields.reason)}`);
+    else if (e.event === 'card.removed') say(`[lecteur ${String(e.fields.slot)}] carte retirée`);
+    else if (e.event === 'watchdog.breach' || e.event === 'host.exit' || e.event === 'host.violation') say(`[${e.domain}] ${e.event} ${JSON.stringify(e.fields)}`);
+  });
+  say(renderView(kernel.terminal.current()));
+  say(HELP);
+  const rl = createInterface({ input, terminal: false });
+  return new Promise((resolve) => {
+    rl.on('close', resolve);
+    rl.on('line', (raw) => {
+      const [cmd, ...args] = raw.trim().split(/\s+/);
+      try {
+        switch (cmd) {
+          case '':
+          case undefined:
+            return;
+          case 'insert':
+            kernel.insertCard(Number(args[0]), createCard(args[1] ?? ''));
+            return;
+          case 'remove':
+            kernel.removeCard(Number(args[0]));
+            return;
+          case 'keys':
+            kernel.terminal.typeKeys(parseKeys(args.join('')));
+            return;
+          case 'answer':
+            if (!kernel.terminal.answer(Number(args[0]) - 1)) say('aucune question de ce numéro à l’écran');
+            return;
+          case 'status': {
+            const st = kernel.status();
+            for (const d of st.domains) say(`  ${d.domain.padEnd(14)} ${d.state.padEnd(10)} redémarrages ${d.restarts}  pid ${d.pid ?? '-'}`);
+            for (const d of st.domains) for (const c of kernel.broker.cardsFor(d.domain)) say(`  lecteur ${c.slot}: ${c.cardClass} -> ${d.domain}`);
+            return;
+          }
+          case 'quit':
+          case 'exit':
+            rl.close();
+            return;
+          default:
+            say(`commande inconnue : ${cmd}\n${HELP}`);
+        }
+      } catch (e) {
+        say(`erreur : ${(e as Error).message}`);
+      }
+    });
+  });
+}
