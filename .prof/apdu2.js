@@ -6694,7 +6694,8 @@ for (let i = 0; i < rounds; i++) {
 var n = per * rounds;
 var c = process.cpuUsage(c0);
 var h = hostCpuMs(pid) - h0;
+var unsorted = [...res];
 res.sort((a, b) => a - b);
-console.log(JSON.stringify({ medianUs: res[res.length >> 1].toFixed(1), all: res.map((x) => x.toFixed(0)).join(","), kernelCpuUs: ((c.user + c.system) / n).toFixed(1), kUser: (c.user / n).toFixed(1), kSys: (c.system / n).toFixed(1), hostCpuUs: (h * 1e3 / n).toFixed(1) }));
+console.log(JSON.stringify({ medianUs: res[res.length >> 1].toFixed(1), all: unsorted.map((x) => x.toFixed(0)).join(","), kernelCpuUs: ((c.user + c.system) / n).toFixed(1), kUser: (c.user / n).toFixed(1), kSys: (c.system / n).toFixed(1), hostCpuUs: (h * 1e3 / n).toFixed(1) }));
 await kernel.shutdown();
 rmSync3(dataDir, { recursive: true, force: true });

@@ -24,7 +24,7 @@ for (let i = 0; i < rounds; i++) {
 }
 const n = per * rounds;
 const c = process.cpuUsage(c0); const h = hostCpuMs(pid) - h0;
-res.sort((a, b) => a - b);
-console.log(JSON.stringify({ medianUs: res[res.length >> 1]!.toFixed(1), all: res.map((x) => x.toFixed(0)).join(','), kernelCpuUs: ((c.user + c.system) / n).toFixed(1), kUser: (c.user / n).toFixed(1), kSys: (c.system / n).toFixed(1), hostCpuUs: (h * 1000 / n).toFixed(1) }));
+const unsorted = [...res]; res.sort((a, b) => a - b);
+console.log(JSON.stringify({ medianUs: res[res.length >> 1]!.toFixed(1), all: unsorted.map((x) => x.toFixed(0)).join(','), kernelCpuUs: ((c.user + c.system) / n).toFixed(1), kUser: (c.user / n).toFixed(1), kSys: (c.system / n).toFixed(1), hostCpuUs: (h * 1000 / n).toFixed(1) }));
 await kernel.shutdown();
 rmSync(dataDir, { recursive: true, force: true });

@@ -23,9 +23,39 @@ export type Reply = (id: number, result: { ok: true; value: WireValue | undefine
 
 export class ProtocolViolation extends Error {}
 
+/**
+ * One call in flight. Its AbortSignal is made only when a capability asks for it: an AbortController
+ * and its listener cost more than a whole card exchange, and most ops (an APDU, a store read) never
+ * wait on anything the signal could cut short. A signal asked for after the abort comes out aborted,
+ * with the same reason.
+ */
+class InFlightCall {
+  private controller: AbortController | null = null;
+  private reason: unknown = undefined;
+  private aborted = false;
+
+  constructor(private readonly onAbort: (reason: unknown) => void) {}
+
+  get signal(): AbortSignal {
+    if (this.controller === null) {
+      this.controller = new AbortController();
+      if (this.aborted) this.controller.abort(this.reason);
+    }
+    return this.controller.signal;
+  }
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.controller?.abort(reason);
+    this.onAbort(reason);
+  }
+}
+
 interface Gate {
   policy: Policy;
-  inFlight: Map<number, AbortController>;
+  inFlight: Map<number, InFlightCall>;
   tokens: number;
   refilledAt: number;
 }
@@ -56,8 +86,10 @@ export class Router {
   cancelAll(domain: string): void {
     const gate = this.gates.get(domain);
     if (!gate) return;
-    for (const ac of gate.inFlight.values()) ac.abort(new KernelError('E_TERMINATED', 'the caller was terminated'));
+    // Forgotten before the aborts run, so that no call answers: the isolate that asked is gone.
+    const calls = [...gate.inFlight.values()];
     gate.inFlight.clear();
+    for (const call of calls) call.abort(new KernelError('E_TERMINATED', 'the caller was terminated'));
   }
 
   inFlight(domain: string): number {
@@ -83,28 +115,39 @@ export class Router {
     }
     const op = msg.op as RequestOp;
     const handler = this.opts.ops[op];
-    const ac = new AbortController();
-    gate.inFlight.set(msg.id, ac);
     const deadline = this.opts.deadlineMs(op, msg.args, gate.policy);
-    const timer = setTimeout(() => ac.abort(new KernelError('E_DEADLINE', `${op} did not complete within ${deadline} ms`)), deadline);
-    const aborted = new Promise<never>((_, reject) => {
-      ac.signal.addEventListener('abort', () => reject(ac.signal.reason), { once: true });
-    });
-    Promise.race([handler({ domain, policy: gate.policy, signal: ac.signal }, msg.args), aborted])
-      .then(
-        (value) => ({ ok: true as const, value }),
-        (err: unknown) => ({ ok: false as const, error: toWireError(err, this.opts.redact) }),
-      )
-      .then((result) => {
-        clearTimeout(timer);
-        // Cancelled by cancelAll: the isolate that asked is gone, nobody to answer.
-        if (gate.inFlight.get(msg.id) !== ac) return;
-        gate.inFlight.delete(msg.id);
-        if (!result.ok && (result.error.code === 'E_POLICY' || result.error.code === 'E_LEASE' || result.error.code === 'E_APDU_DENIED')) {
-          this.opts.onRefusal?.(domain, op, result.error);
-        }
-        reply(msg.id, result);
-      });
+    let settled = false;
+    const finish = (result: { ok: true; value: WireValue | undefined } | { ok: false; error: WireError }): void => {
+      // First outcome wins: the handler, the deadline or a cancellation; later ones are dropped.
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      // Cancelled by cancelAll: the isolate that asked is gone, nobody to answer.
+      if (gate.inFlight.get(msg.id) !== call) return;
+      gate.inFlight.delete(msg.id);
+      if (!result.ok && (result.error.code === 'E_POLICY' || result.error.code === 'E_LEASE' || result.error.code === 'E_APDU_DENIED')) {
+        this.opts.onRefusal?.(domain, op, result.error);
+      }
+      reply(msg.id, result);
+    };
+    const fail = (err: unknown): void => finish({ ok: false, error: toWireError(err, this.opts.redact) });
+    const call = new InFlightCall(fail);
+    gate.inFlight.set(msg.id, call);
+    const timer = setTimeout(() => call.abort(new KernelError('E_DEADLINE', `${op} did not complete within ${deadline} ms`)), deadline);
+    const ctx: CallContext = {
+      domain,
+      policy: gate.policy,
+      get signal() {
+        return call.signal;
+      },
+    };
+    let pending: Promise<WireValue | undefined>;
+    try {
+      pending = handler(ctx, msg.args);
+    } catch (err) {
+      pending = Promise.reject(err);
+    }
+    pending.then((value) => finish({ ok: true, value }), fail);
   }
 
   private take(gate: Gate): boolean {

@@ -338,6 +338,13 @@ const hasOpenssl = (() => {
 })();
 if (!hasOpenssl) console.warn('SKIPPED: OpenSSL interoperability tests (no openssl binary on PATH)');
 
+// CI installs openssl (.ci/run sets DI_REQUIRE_SYSTEM_DEPS): there, a missing binary is a failure, not a skip.
+describe.runIf(!hasOpenssl && process.env.DI_REQUIRE_SYSTEM_DEPS === '1')('system dependencies', () => {
+  it('openssl is installed (required by DI_REQUIRE_SYSTEM_DEPS)', () => {
+    expect(hasOpenssl, 'openssl missing: install it (apt-get install openssl)').toBe(true);
+  });
+});
+
 describe.skipIf(!hasOpenssl)('interoperability with OpenSSL', () => {
   it('OpenSSL verifies our CMS signature over manifest.json against the dev root', async () => {
     const dir = await packHello();
