@@ -18,6 +18,29 @@ function toWireError(err, redact) {
 // platform/kernel/router.ts
 var ProtocolViolation = class extends Error {
 };
+var InFlightCall = class {
+  constructor(onAbort) {
+    this.onAbort = onAbort;
+  }
+  onAbort;
+  controller = null;
+  reason = void 0;
+  aborted = false;
+  get signal() {
+    if (this.controller === null) {
+      this.controller = new AbortController();
+      if (this.aborted) this.controller.abort(this.reason);
+    }
+    return this.controller.signal;
+  }
+  abort(reason) {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.controller?.abort(reason);
+    this.onAbort(reason);
+  }
+};
 var Router = class {
   constructor(opts) {
     this.opts = opts;
@@ -33,8 +56,9 @@ var Router = class {
   cancelAll(domain) {
     const gate = this.gates.get(domain);
     if (!gate) return;
-    for (const ac of gate.inFlight.values()) ac.abort(new KernelError("E_TERMINATED", "the caller was terminated"));
+    const calls = [...gate.inFlight.values()];
     gate.inFlight.clear();
+    for (const call of calls) call.abort(new KernelError("E_TERMINATED", "the caller was terminated"));
   }
   inFlight(domain) {
     return this.gates.get(domain)?.inFlight.size ?? 0;
@@ -58,25 +82,37 @@ var Router = class {
     }
     const op = msg.op;
     const handler = this.opts.ops[op];
-    const ac = new AbortController();
-    gate.inFlight.set(msg.id, ac);
     const deadline = this.opts.deadlineMs(op, msg.args, gate.policy);
-    const timer = setTimeout(() => ac.abort(new KernelError("E_DEADLINE", `${op} did not complete within ${deadline} ms`)), deadline);
-    const aborted = new Promise((_, reject) => {
-      ac.signal.addEventListener("abort", () => reject(ac.signal.reason), { once: true });
-    });
-    Promise.race([handler({ domain, policy: gate.policy, signal: ac.signal }, msg.args), aborted]).then(
-      (value) => ({ ok: true, value }),
-      (err) => ({ ok: false, error: toWireError(err, this.opts.redact) })
-    ).then((result) => {
+    let settled = false;
+    const finish = (result) => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
-      if (gate.inFlight.get(msg.id) !== ac) return;
+      if (gate.inFlight.get(msg.id) !== call) return;
       gate.inFlight.delete(msg.id);
       if (!result.ok && (result.error.code === "E_POLICY" || result.error.code === "E_LEASE" || result.error.code === "E_APDU_DENIED")) {
         this.opts.onRefusal?.(domain, op, result.error);
       }
       reply(msg.id, result);
-    });
+    };
+    const fail2 = (err) => finish({ ok: false, error: toWireError(err, this.opts.redact) });
+    const call = new InFlightCall(fail2);
+    gate.inFlight.set(msg.id, call);
+    const timer = setTimeout(() => call.abort(new KernelError("E_DEADLINE", `${op} did not complete within ${deadline} ms`)), deadline);
+    const ctx = {
+      domain,
+      policy: gate.policy,
+      get signal() {
+        return call.signal;
+      }
+    };
+    let pending;
+    try {
+      pending = handler(ctx, msg.args);
+    } catch (err) {
+      pending = Promise.reject(err);
+    }
+    pending.then((value) => finish({ ok: true, value }), fail2);
   }
   take(gate) {
     const now = this.now();
@@ -482,18 +518,14 @@ var LeaseTable = class {
    * constant time against every live lease so that timing says nothing about how close a guess was.
    */
   validate(domain, token) {
-    const invalid = new BrokerError(
-      "E_LEASE",
-      `lease token is not valid for domain "${domain}" (unknown, released, revoked or issued to another domain)`
-    );
-    if (typeof token !== "string" || !TOKEN_PATTERN.test(token)) throw invalid;
+    if (typeof token !== "string" || !TOKEN_PATTERN.test(token)) throw invalidToken(domain);
     const candidate = Buffer.from(token, "hex");
     let found = null;
     for (const rec of this.held.values()) {
       if (timingSafeEqual(rec.tokenBytes, candidate) && rec.active) found = rec;
     }
     candidate.fill(0);
-    if (found === null || found.domain !== domain) throw invalid;
+    if (found === null || found.domain !== domain) throw invalidToken(domain);
     return found;
   }
   holder(slot) {
@@ -604,6 +636,12 @@ var LeaseTable = class {
     if (i >= 0) queue.splice(i, 1);
   }
 };
+function invalidToken(domain) {
+  return new BrokerError(
+    "E_LEASE",
+    `lease token is not valid for domain "${domain}" (unknown, released, revoked or issued to another domain)`
+  );
+}
 function busy(slot, waitedMs) {
   return new BrokerError("E_BUSY", `slot ${slot} is leased by another holder; gave up after waiting ${waitedMs} ms`);
 }

@@ -162,7 +162,11 @@ export class Kernel {
   call(domain: string, handler: HandlerName, args: WireValue[] = [], deadlineMs?: number): Promise<WireValue> {
     const policy = this.policies.get(domain);
     if (!policy) return Promise.reject(new KernelError('E_UNAVAILABLE', `no domain ${domain} is running`));
-    return this.supervisor.call(domain, handler, args, deadlineMs ?? policy.limits.handlerDeadlineMs);
+    // An applet's error text is untrusted and may carry card data: it leaves the kernel redacted.
+    return this.supervisor.call(domain, handler, args, deadlineMs ?? policy.limits.handlerDeadlineMs).catch((e: unknown) => {
+      if (e instanceof KernelError) throw new KernelError(e.code, redactText(e.message));
+      throw e;
+    });
   }
 
   insertCard(slot: number, card: CardModel): void {
