@@ -1,21 +1,25 @@
 /**
- * Card profiles by name, as `di eval --card`, the bench and tests insert them. Each name maps to a
- * card model plus its data; the Vitale, CPS and EMV models register here as they arrive.
+ * Card profiles by name, as `di eval --card`, `di start`'s console, the bench and tests insert them.
+ * Profiles are data (emulator/cards/profiles/*.json); models are code (emulator/cards/models/).
  */
+import { join } from 'node:path';
 import type { CardModel } from './card.js';
-import { createTestCard } from './test-card.js';
+import { registerAllModels } from './models/index.js';
+import { createCardSync, listProfiles, loadCard as loadCardWith } from './registry.js';
+import { repoRoot } from '../../platform/kernel/paths.js';
 
-const FACTORIES: Record<string, { describe: string; create: () => CardModel }> = {
-  'test-card': { describe: 'generic ISO 7816 test card, T=1 (application F0444954455354 01, PIN 1234)', create: () => createTestCard() },
-  'test-card-t0': { describe: 'the same test card speaking T=0 (61xx / 6Cxx behaviours)', create: () => createTestCard({ protocol: 'T=0' }) },
-};
+registerAllModels();
 
-export function cardProfiles(): Array<{ name: string; describe: string }> {
-  return Object.entries(FACTORIES).map(([name, f]) => ({ name, describe: f.describe }));
+export function cardProfiles(): Array<{ name: string; describe: string; kind: string }> {
+  return listProfiles().map((p) => ({ name: p.name, kind: p.kind, describe: p.description }));
 }
 
+/** Cards whose model needs nothing made on first use (the test cards). */
 export function createCard(name: string): CardModel {
-  const f = FACTORIES[name];
-  if (!f) throw new Error(`unknown card profile ${JSON.stringify(name)}; known: ${Object.keys(FACTORIES).join(', ')}`);
-  return f.create();
+  return createCardSync(name);
+}
+
+/** Any card; keys and certificates the models make are kept under `keyDir` (default .di-data/emulator-keys). */
+export function loadCard(name: string, keyDir = process.env.DI_EMULATOR_KEYS ?? join(repoRoot(), '.di-data', 'emulator-keys')): Promise<CardModel> {
+  return loadCardWith(name, { keyDir });
 }

@@ -77,7 +77,7 @@ export class HostProcess extends EventEmitter<HostEvents> {
 
   /** Spawns the host and resolves once the applet has been loaded (first `ready`). */
   start(): Promise<HandlerName[]> {
-    const child = spawn(process.execPath, [...(process.env.DI_HOST_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.DI_HOST_PROF] : []), '--no-node-snapshot', this.spec.entry ?? hostEntry(), ...(this.spec.args ?? [])], {
+    const child = spawn(process.execPath, ['--no-node-snapshot', this.spec.entry ?? hostEntry(), ...(this.spec.args ?? [])], {
       stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
       // The host inherits nothing: no secrets or proxies through the environment.
       env: {},

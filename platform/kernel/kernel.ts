@@ -20,6 +20,7 @@ import { Supervisor } from './supervisor.js';
 import { buildOpTable, deadlineFor } from './capabilities/index.js';
 import type { KernelServices, Transport } from './services.js';
 import { FileDomainLogger } from './domain-log.js';
+import { AuditBudget } from './audit-budget.js';
 import type { KernelConfig } from './config.js';
 import type { NetworkEndpoint } from './policy/types.js';
 import { createSlotBroker } from '../slot-broker/broker.js';
@@ -70,6 +71,7 @@ export class Kernel {
     readonly supervisor: Supervisor,
     public broker: SlotBroker,
     readonly router: Router,
+    private readonly budget: AuditBudget,
   ) {}
 
   static async boot(opts: BootOptions): Promise<Kernel> {
@@ -82,6 +84,7 @@ export class Kernel {
     const logger = new FileDomainLogger(join(config.dataDir, 'logs'));
     const supervisor = new Supervisor(config.supervisor);
 
+    const budget = new AuditBudget(audit);
     // Late-bound: the router and capabilities need the kernel, the kernel needs them.
     let kernel!: Kernel;
     const services: KernelServices = {
@@ -90,7 +93,7 @@ export class Kernel {
         return kernel.broker;
       },
       terminal: null as unknown as Terminal,
-      audit,
+      audit: { append: (event, domain, fields) => budget.append(event, domain, fields) },
       store: (domain) => kernel.store(domain),
       policy: (domain) => kernel.policies.get(domain),
       get transports() {
@@ -105,9 +108,9 @@ export class Kernel {
       ops: buildOpTable(services),
       deadlineMs: deadlineFor(services),
       redact: redactText,
-      onRefusal: (domain, op, error) => audit.append('call.refused', domain, { op, code: error.code, reason: error.message }),
+      onRefusal: (domain, op, error) => budget.append('call.refused', domain, { op, code: error.code, reason: error.message }),
     });
-    kernel = new Kernel(config, audit, reader, logger, supervisor, null as unknown as SlotBroker, router);
+    kernel = new Kernel(config, audit, reader, logger, supervisor, null as unknown as SlotBroker, router, budget);
     services.terminal = kernel.terminal;
 
     const applets = opts.devApplets
@@ -194,6 +197,7 @@ export class Kernel {
     await this.supervisor.stopAll();
     await this.broker.stop();
     for (const s of this.stores.values()) s.close();
+    this.budget.flushAll();
     this.audit.append('kernel.stop', null, {});
     this.audit.close();
   }
@@ -286,7 +290,7 @@ export class Kernel {
     });
     supervisor.on('ready', (domain, handlers) => {
       this.handlers.set(domain, handlers);
-      audit.append('host.ready', domain, { handlers });
+      this.budget.append('host.ready', domain, { handlers });
       if (handlers.includes('onStart')) this.call(domain, 'onStart').catch(() => undefined);
     });
     supervisor.on('down', (domain, reason) => {
@@ -294,7 +298,7 @@ export class Kernel {
       audit.append('host.down', domain, { reason });
       this.broker?.revokeDomain(domain, 'host-death').catch(() => undefined);
     });
-    supervisor.on('breach', (domain, msg) => audit.append('watchdog.breach', domain, { kind: msg.kind, detail: msg.detail }));
+    supervisor.on('breach', (domain, msg) => this.budget.append('watchdog.breach', domain, { kind: msg.kind, detail: msg.detail }));
     supervisor.on('violation', (domain, reason) => audit.append('host.violation', domain, { reason }));
     supervisor.on('exit', (domain, info) => audit.append('host.exit', domain, { code: info.code, signal: info.signal, uptimeMs: info.uptimeMs, restartInMs: info.restartInMs }));
     supervisor.on('output', (domain, line) => this.logger.hostOutput(domain, line));

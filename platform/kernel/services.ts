@@ -2,7 +2,6 @@
 import type { SlotBroker } from '../slot-broker/types.js';
 import type { Policy } from './policy/types.js';
 import type { Terminal } from './terminal.js';
-import type { AuditLog } from './audit.js';
 import type { DomainStore } from './store.js';
 import type { WireValue } from '../wire/messages.js';
 import type { NetworkEndpoint } from './policy/types.js';
@@ -27,7 +26,8 @@ export interface KernelServices {
   config: KernelConfig;
   broker: SlotBroker;
   terminal: Terminal;
-  audit: AuditLog;
+  /** Domain-attributed audit: budgeted per domain (see audit-budget.ts). */
+  audit: { append(event: string, domain: string, fields: Record<string, unknown>): void };
   store(domain: string): DomainStore;
   policy(domain: string): Policy | undefined;
   transports: Map<NetworkEndpoint['kind'], Transport>;

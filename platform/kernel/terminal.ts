@@ -52,6 +52,8 @@ export class Terminal extends EventEmitter<TerminalEvents> {
   private view: TerminalView = { domain: null, screen: { title: 'Dispositif Intégré', lines: ['Démarrage…'] }, question: null, pinEntry: null };
   private readonly backScreens = new Map<string, ScreenContent>();
   private owner: string | null = null;
+  private holds = 0;
+  private lastOwner: string | null = null;
   private readonly waiting: Array<{ domain: string; grant: () => void }> = [];
   private pin: PinCollector | null = null;
   private asker: Asker | null = null;
@@ -79,11 +81,19 @@ export class Terminal extends EventEmitter<TerminalEvents> {
     if (this.owner === null) this.setView({ domain: null, screen, question: null, pinEntry: null });
   }
 
-  /** Runs `fn` with the screen and keypad held for `domain`; callers queue FIFO. Starts at once when free. */
+  /**
+   * Runs `fn` with the screen and keypad held for `domain`. Nested holds by the owner (an intent's
+   * target asking a question) count, and only the last release frees the screen. Waiters take turns
+   * by domain, so one domain queueing many requests cannot starve another.
+   */
   withForeground<T>(domain: string, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
-    if (this.owner === domain) return fn();
+    if (this.owner === domain) {
+      this.holds++;
+      return this.runHeld(fn);
+    }
     if (this.owner === null) {
       this.owner = domain;
+      this.holds = 1;
       return this.runHeld(fn);
     }
     return this.acquire(domain, signal).then(() => this.runHeld(fn));
@@ -93,24 +103,37 @@ export class Terminal extends EventEmitter<TerminalEvents> {
     try {
       return await fn();
     } finally {
-      this.releaseForeground();
+      if (--this.holds === 0) this.releaseForeground();
     }
+  }
+
+  /** One keypad entry at a time: a second question or PIN entry while one is open is refused. */
+  private assertKeypadFree(domain: string): void {
+    if (this.pin || this.asker) throw new KernelError('E_UI', `the keypad is already taken by another entry of ${domain}; wait for it to end`);
   }
 
   ask(domain: string, q: QuestionContent, timeoutMs: number, signal?: AbortSignal): Promise<number> {
     return this.withForeground(domain, signal, () =>
       new Promise<number>((resolve) => {
+        this.assertKeypadFree(domain);
+        let settled = false;
         const done = (choice: number) => {
+          if (settled) return;
+          settled = true;
           clearTimeout(timer);
           signal?.removeEventListener('abort', onAbort);
-          this.asker = null;
-          this.setView({ ...this.view, question: null });
+          // Clear only our own entry: a later one may have taken the keypad since.
+          if (this.asker === asker) {
+            this.asker = null;
+            this.setView({ ...this.view, question: null });
+          }
           resolve(choice);
         };
         const timer = setTimeout(() => done(-1), timeoutMs);
         const onAbort = () => done(-1);
         signal?.addEventListener('abort', onAbort, { once: true });
-        this.asker = { domain, choices: q.choices.length, finish: done };
+        const asker: Asker = { domain, choices: q.choices.length, finish: done };
+        this.asker = asker;
         this.setView({ domain, screen: this.backScreens.get(domain) ?? { lines: [] }, question: q, pinEntry: null });
         this.drainTypeAhead();
       }),
@@ -132,14 +155,20 @@ export class Terminal extends EventEmitter<TerminalEvents> {
   readPin(domain: string, prompt: string, opts: { minDigits: number; maxDigits: number; timeoutMs: number }, signal?: AbortSignal): Promise<PinReadResult> {
     return this.withForeground(domain, signal, () =>
       new Promise<PinReadResult>((resolve) => {
+        this.assertKeypadFree(domain);
         const buf = new Uint8Array(opts.maxDigits);
+        let settled = false;
         const finish = (r: 'ok' | 'cancelled' | 'timeout') => {
+          if (settled) return;
+          settled = true;
           clearTimeout(timer);
           signal?.removeEventListener('abort', onAbort);
-          const c = this.pin;
-          this.pin = null;
-          this.setView({ domain, screen: this.backScreens.get(domain) ?? { lines: [] }, question: null, pinEntry: null });
-          if (r === 'ok' && c && c.len >= opts.minDigits) resolve({ status: 'ok', digits: buf, length: c.len });
+          const c = collector;
+          if (this.pin === collector) {
+            this.pin = null;
+            this.setView({ domain, screen: this.backScreens.get(domain) ?? { lines: [] }, question: null, pinEntry: null });
+          }
+          if (r === 'ok' && c.len >= opts.minDigits) resolve({ status: 'ok', digits: buf, length: c.len });
           else {
             buf.fill(0);
             resolve({ status: r === 'ok' ? 'cancelled' : r });
@@ -148,15 +177,16 @@ export class Terminal extends EventEmitter<TerminalEvents> {
         const timer = setTimeout(() => finish('timeout'), opts.timeoutMs);
         const onAbort = () => finish('cancelled');
         signal?.addEventListener('abort', onAbort, { once: true });
-        this.pin = {
+        const collector: PinCollector = {
           buf,
           len: 0,
           finish: (r) => {
             // OK with too few digits is ignored, as on a real PIN pad.
-            if (r === 'ok' && (this.pin?.len ?? 0) < opts.minDigits) return;
+            if (r === 'ok' && collector.len < opts.minDigits) return;
             finish(r);
           },
         };
+        this.pin = collector;
         this.setView({ domain, screen: { title: 'Code confidentiel', lines: [prompt] }, question: null, pinEntry: { prompt, digits: 0 } });
         this.drainTypeAhead();
       }),
@@ -222,8 +252,13 @@ export class Terminal extends EventEmitter<TerminalEvents> {
   }
 
   private releaseForeground(): void {
-    const next = this.waiting.shift();
+    this.lastOwner = this.owner;
+    // Prefer a waiter of another domain than the one that just had the screen.
+    let i = this.waiting.findIndex((w) => w.domain !== this.lastOwner);
+    if (i < 0) i = 0;
+    const next = this.waiting.splice(i, 1)[0];
     this.owner = next?.domain ?? null;
+    this.holds = next ? 1 : 0;
     if (next) {
       const back = this.backScreens.get(next.domain);
       if (back) this.setView({ domain: next.domain, screen: back, question: null, pinEntry: null });

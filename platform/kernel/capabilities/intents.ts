@@ -28,7 +28,16 @@ export function intentOps(k: KernelServices): Record<'intents.request', OpHandle
       if (approxSize(payload) > 16 * 1024) throw new KernelError('E_ARGS', `${op}: payload larger than 16 KiB`);
       const { action: _a, ...rest } = payload;
       k.audit.append('intent.request', ctx.domain, { target, action });
-      const raw = await k.intents.deliver(ctx.domain, target, action, rest, ctx.signal);
+      let raw: WireValue;
+      try {
+        raw = await k.intents.deliver(ctx.domain, target, action, rest, ctx.signal);
+      } catch (e) {
+        // The target's error text is the target's data: it stays on the target's side of the wall.
+        const code = (e as { code?: string }).code ?? 'E_INTERNAL';
+        k.audit.append('intent.failed', target, { from: ctx.domain, action, code, detail: (e as Error).message });
+        const why = code === 'E_DEADLINE' ? 'did not answer in time' : code === 'E_UNAVAILABLE' || code === 'E_TERMINATED' ? 'is not available' : 'could not serve it';
+        throw new KernelError('E_INTENT', `${target} ${why} (${action})`);
+      }
       const result: { [key: string]: WireValue } = {};
       if (raw !== null && typeof raw === 'object' && !Array.isArray(raw) && !(raw instanceof Uint8Array)) {
         for (const [field, type] of Object.entries(handle.result)) {

@@ -26,7 +26,8 @@ export function pinOps(k: KernelServices): Record<'pin.verify', OpHandler> {
         throw new KernelError('E_POLICY', `${op}: PIN reference ${reference} is not listed for card class ${lease.cardClass} in the ${ctx.domain} policy`);
       }
       const { minDigits, maxDigits, entryTimeoutMs } = k.config.pin;
-      const read = await k.terminal.readPin(ctx.domain, prompt, { minDigits, maxDigits, timeoutMs: entryTimeoutMs }, ctx.signal);
+      // The kernel names the card the PIN goes to: an applet cannot pass a health card off as a bank card.
+      const read = await k.terminal.readPin(ctx.domain, `${prompt} — carte ${lease.cardClass}`, { minDigits, maxDigits, timeoutMs: entryTimeoutMs }, ctx.signal);
       if (read.status !== 'ok') {
         k.audit.append('pin.entry', ctx.domain, { result: read.status });
         return { ok: false, triesLeft: null, blocked: false, aborted: read.status };

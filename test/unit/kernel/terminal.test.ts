@@ -50,6 +50,35 @@ describe('terminal: secure PIN entry', () => {
     expect(t.foreground()).toBe(null);
   });
 
+  it('refuses a second keypad entry while one is open, and frees the screen only after the last nested hold', async () => {
+    const t = new Terminal();
+    let inner: Promise<unknown> | null = null;
+    const outer = t.withForeground('payment', undefined, async () => {
+      const q = t.ask('payment', { text: 'Appli ?', choices: ['CB'] }, 5000);
+      inner = t.readPin('payment', 'Code', { minDigits: 4, maxDigits: 8, timeoutMs: 5000 });
+      await expect(inner).rejects.toThrow(/keypad is already taken/);
+      t.press('1');
+      return q;
+    });
+    expect(await outer).toBe(0);
+    expect(inner).not.toBe(null);
+    expect(t.foreground()).toBe(null);
+  });
+
+  it('takes turns by domain: waiters of another domain go before a domain\'s next request', async () => {
+    const t = new Terminal();
+    const seen: string[] = [];
+    t.on('view', (v) => v.question && seen.push(v.question.text));
+    const gate = t.ask('gate', { text: 'g', choices: ['x'] }, 5000);
+    const all = [t.ask('a', { text: 'a1', choices: ['x'] }, 5000), t.ask('a', { text: 'a2', choices: ['x'] }, 5000), t.ask('b', { text: 'b1', choices: ['x'] }, 5000)];
+    for (let i = 0; i < 4; i++) {
+      t.press('1');
+      await new Promise((r) => setImmediate(r));
+    }
+    await Promise.all([gate, ...all]);
+    expect(seen).toEqual(['g', 'a1', 'b1', 'a2']);
+  });
+
   it('refuses unknown keys with the list of keys', () => {
     expect(() => new Terminal().press('X' as never)).toThrow(/unknown key "X".*OK ANNULER CORR/);
   });

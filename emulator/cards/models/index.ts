@@ -1,0 +1,11 @@
+/** Every card model the emulator knows, registered once. */
+import { registerModel } from '../registry.js';
+import { testCardModel, testCardVariantModel } from './test-card.js';
+
+let done = false;
+export function registerAllModels(): void {
+  if (done) return;
+  done = true;
+  registerModel(testCardModel);
+  registerModel(testCardVariantModel);
+}
