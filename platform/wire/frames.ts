@@ -3,7 +3,11 @@
  * then one msgpack body holding one message. Decoding yields untrusted `unknown`; callers must run
  * it through validate.ts before acting on it.
  */
-import { Packr } from 'msgpackr';
+// 'msgpackr/pack' is the pure-JavaScript build (on Node it resolves to msgpackr's index.js): the
+// default entry also probes for and loads the optional native string extractor, which costs the
+// host about 10 ms of start-up and puts native parsing code in front of untrusted frames, for no gain
+// on frames this small.
+import { Packr } from 'msgpackr/pack';
 
 /** Default cap on one frame body, both directions (an init frame carries the whole applet bundle). */
 export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
