@@ -558,26 +558,38 @@ const hiddenRoots = [
   getPrototypeOf(/a/[Symbol.matchAll]('a')),
   getPrototypeOf(getPrototypeOf(Int8Array)),
 ];
+// The prototypes of Intl Segments objects and of their iterators are reachable only from what
+// Intl.Segmenter.prototype.segment() returns. Making one here to reach them would load ICU's
+// break-iterator data, about 15 ms and most of the shim's cost, for applets that almost never
+// segment text; instead segment() is wrapped (before the freeze below, so the wrapper is frozen
+// too) and its first call freezes both prototypes before any object leading to them is returned.
 if (typeof Intl === 'object' && Intl !== null && typeof Intl.Segmenter === 'function') {
-  const segments = new Intl.Segmenter().segment('a');
-  hiddenRoots[hiddenRoots.length] = getPrototypeOf(segments);
-  hiddenRoots[hiddenRoots.length] = getPrototypeOf(segments[Symbol.iterator]());
+  const segmenterProto = Intl.Segmenter.prototype;
+  const segment = segmenterProto.segment;
+  const iteratorSymbol = Symbol.iterator;
+  let segmentsFrozen = false;
+  defineProperty(segmenterProto, 'segment', {
+    value: ({ segment(input) {
+      const segments = reflectApply(segment, this, [input]);
+      if (!segmentsFrozen) {
+        // Still pristine: nothing could reach this prototype before this line.
+        const segmentsProto = getPrototypeOf(segments);
+        freezeReachable([segmentsProto, getPrototypeOf(reflectApply(segmentsProto[iteratorSymbol], segments, []))]);
+        segmentsFrozen = true;
+      }
+      return segments;
+    } }).segment,
+    writable: true, enumerable: false, configurable: true,
+  });
 }
 
 // Transitive freeze of everything reachable from the global object's properties and the hidden
 // roots, through own property values, accessors and prototypes. The global object itself stays
 // extensible: the applet defines its handlers there.
 const seen = new WeakSetC();
-const stack = [];
-{
-  const globals = ownKeys(G);
-  for (let i = 0; i < globals.length; i++) {
-    const desc = getOwnPropertyDescriptor(G, globals[i]);
-    stack[stack.length] = desc.value;
-    stack[stack.length] = desc.get;
-    stack[stack.length] = desc.set;
-  }
-  for (let i = 0; i < hiddenRoots.length; i++) stack[stack.length] = hiddenRoots[i];
+function freezeReachable(roots) {
+  const stack = [];
+  for (let i = 0; i < roots.length; i++) stack[stack.length] = roots[i];
   while (stack.length > 0) {
     const o = stack[stack.length - 1];
     stack.length = stack.length - 1;
@@ -595,6 +607,18 @@ const stack = [];
       stack[stack.length] = desc.set;
     }
   }
+}
+{
+  const roots = [];
+  const globals = ownKeys(G);
+  for (let i = 0; i < globals.length; i++) {
+    const desc = getOwnPropertyDescriptor(G, globals[i]);
+    roots[roots.length] = desc.value;
+    roots[roots.length] = desc.get;
+    roots[roots.length] = desc.set;
+  }
+  for (let i = 0; i < hiddenRoots.length; i++) roots[roots.length] = hiddenRoots[i];
+  freezeReachable(roots);
   const mustBeFrozen = [ObjectProto, Function.prototype, Array.prototype, PromiseC, PromiseC.prototype, platform,
     getPrototypeOf(async function () {}), DateC.prototype, CoarseDate];
   for (let i = 0; i < mustBeFrozen.length; i++) if (!isFrozen(mustBeFrozen[i])) throw new TypeErrorC('shim: intrinsic not frozen');

@@ -52,6 +52,58 @@ interface PendingCall {
   timer: NodeJS.Timeout;
 }
 
+function spawnHost(entry: string, args: readonly string[]): { child: ChildProcess; pipe: Socket } {
+  const child = spawn(process.execPath, ['--no-node-snapshot', entry, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+    // The host inherits nothing: no secrets or proxies through the environment.
+    env: {},
+    serialization: 'json',
+  });
+  return { child, pipe: child.stdio[3] as Socket };
+}
+
+/**
+ * A host process started ahead of need: node and the host program (isolated-vm included) are
+ * loaded, and it waits for its first frame. It has no domain yet -- the host learns everything from
+ * `init` -- so it is exactly what a fresh spawn would be at that point, only earlier. Adopted by at
+ * most one HostProcess; never reused.
+ */
+export class SpareHost {
+  private readonly child: ChildProcess;
+  private readonly pipe: Socket;
+  private taken = false;
+
+  constructor() {
+    ({ child: this.child, pipe: this.pipe } = spawnHost(hostEntry(), []));
+    // Until adopted nobody reads its output (it writes none before `init`); these only keep a spare
+    // that failed to start or died from being an unhandled error in the kernel.
+    this.child.on('error', () => undefined);
+    this.pipe.on('error', () => undefined);
+    // An idle spare must not keep the kernel running; if the kernel goes, the spare reads EOF and exits.
+    this.child.unref();
+    this.pipe.unref();
+  }
+
+  get alive(): boolean {
+    return !this.taken && this.child.exitCode === null && this.child.signalCode === null && !this.pipe.destroyed;
+  }
+
+  /** Hands the process over; undefined if it is gone or already handed over. */
+  take(): { child: ChildProcess; pipe: Socket } | undefined {
+    if (!this.alive) return undefined;
+    this.taken = true;
+    this.child.ref();
+    this.pipe.ref();
+    return { child: this.child, pipe: this.pipe };
+  }
+
+  kill(): void {
+    if (this.taken) return;
+    this.taken = true;
+    this.child.kill('SIGKILL');
+  }
+}
+
 export class HostProcess extends EventEmitter<HostEvents> {
   private child: ChildProcess | null = null;
   private pipe: Socket | null = null;
@@ -75,17 +127,15 @@ export class HostProcess extends EventEmitter<HostEvents> {
     return this.readyHandlers !== null && !this.exited;
   }
 
-  /** Spawns the host and resolves once the applet has been loaded (first `ready`). */
-  start(): Promise<HandlerName[]> {
-    const child = spawn(process.execPath, ['--no-node-snapshot', this.spec.entry ?? hostEntry(), ...(this.spec.args ?? [])], {
-      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
-      // The host inherits nothing: no secrets or proxies through the environment.
-      env: {},
-      serialization: 'json',
-    });
+  /**
+   * Spawns the host (or adopts `spare`, a process already waiting for `init`, when this host runs the
+   * default program) and resolves once the applet has been loaded (first `ready`).
+   */
+  start(spare?: SpareHost): Promise<HandlerName[]> {
+    const adopted = this.spec.entry === undefined && this.spec.args === undefined ? spare?.take() : undefined;
+    const { child, pipe } = adopted ?? spawnHost(this.spec.entry ?? hostEntry(), this.spec.args ?? []);
     this.child = child;
     this.startedAt = Date.now();
-    const pipe = child.stdio[3] as Socket;
     this.pipe = pipe;
     const decoder = new FrameDecoder(this.spec.maxFrameBytes);
 

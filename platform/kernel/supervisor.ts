@@ -4,7 +4,7 @@
  * revokes the dead host's leases and forgets its calls in flight.
  */
 import { EventEmitter } from 'node:events';
-import { HostProcess, type HostSpec } from './host-process.js';
+import { HostProcess, SpareHost, type HostSpec } from './host-process.js';
 import type { BreachMessage, RequestMessage, WireValue } from '../wire/messages.js';
 import type { HandlerName } from '../sdk/api.js';
 import { KernelError } from './errors.js';
@@ -14,6 +14,11 @@ export interface SupervisorOptions {
   backoffMaxMs: number;
   /** A host that ran this long before dying starts its back-off afresh. */
   stableAfterMs: number;
+  /**
+   * Keep one host process started ahead of need (node and isolated-vm loaded, waiting for `init`), so
+   * that a restart or a new domain skips process start-up. Costs one idle process. Default off.
+   */
+  spareHost?: boolean;
 }
 
 export type DomainState = 'starting' | 'ready' | 'restarting' | 'stopped';
@@ -42,6 +47,8 @@ interface Slot {
 export class Supervisor extends EventEmitter<SupervisorEvents> {
   private readonly slots = new Map<string, Slot>();
   private stopping = false;
+  private spare: SpareHost | null = null;
+  private spareTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly opts: SupervisorOptions) {
     super();
@@ -88,6 +95,10 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
 
   async stopAll(): Promise<void> {
     this.stopping = true;
+    if (this.spareTimer) clearTimeout(this.spareTimer);
+    this.spareTimer = null;
+    this.spare?.kill();
+    this.spare = null;
     await Promise.all(
       [...this.slots.values()].map(async (s) => {
         if (s.timer) clearTimeout(s.timer);
@@ -134,6 +145,29 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         });
       }, delay);
     });
-    await host.start();
+    // The spare (if any) is handed over here and a new one made once this host is up, so that
+    // starting the replacement does not compete with this start for the CPU.
+    const spare = this.spare;
+    this.spare = null;
+    try {
+      await host.start(spare ?? undefined);
+    } finally {
+      // Not adopted (a test entry point, or it had died): kept if it still can be.
+      if (spare?.alive && this.spare === null && !this.stopping) this.spare = spare;
+      else if (spare !== this.spare) spare?.kill();
+      this.replenishSpare();
+    }
+  }
+
+  private replenishSpare(): void {
+    if (!this.opts.spareHost || this.stopping || this.spareTimer !== null) return;
+    if (this.spare?.alive) return;
+    // Deferred a little: several domains booting together take and replenish only once.
+    this.spareTimer = setTimeout(() => {
+      this.spareTimer = null;
+      if (this.stopping || this.spare?.alive) return;
+      this.spare = new SpareHost();
+    }, 50);
+    this.spareTimer.unref();
   }
 }

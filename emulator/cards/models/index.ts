@@ -1,6 +1,7 @@
 /** Every card model the emulator knows, registered once. */
 import { registerModel } from '../registry.js';
 import { testCardModel, testCardVariantModel } from './test-card.js';
+import { hostileModel } from './hostile.js';
 
 let done = false;
 export function registerAllModels(): void {
@@ -8,4 +9,5 @@ export function registerAllModels(): void {
   done = true;
   registerModel(testCardModel);
   registerModel(testCardVariantModel);
+  registerModel(hostileModel);
 }
