@@ -6,7 +6,7 @@
 import { createInterface } from 'node:readline';
 import type { Kernel } from '../platform/kernel/kernel.js';
 import type { TerminalView } from '../platform/kernel/terminal.js';
-import { cardProfiles, createCard } from '../emulator/cards/profiles.js';
+import { cardProfiles, loadCard } from '../emulator/cards/profiles.js';
 import { parseKeys } from './eval-harness.js';
 
 const HELP = `commandes :
@@ -52,9 +52,13 @@ export function runConsole(kernel: Kernel, input: NodeJS.ReadableStream, output:
           case '':
           case undefined:
             return;
-          case 'insert':
-            kernel.insertCard(Number(args[0]), createCard(args[1] ?? ''));
+          case 'insert': {
+            const slot = Number(args[0]);
+            loadCard(args[1] ?? '')
+              .then((card) => kernel.insertCard(slot, card))
+              .catch((e: Error) => say(`erreur : ${e.message}`));
             return;
+          }
           case 'remove':
             kernel.removeCard(Number(args[0]));
             return;

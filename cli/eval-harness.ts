@@ -12,7 +12,7 @@ import { defaultConfig } from '../platform/kernel/config.js';
 import { validatePolicy, nothingPolicy } from '../platform/kernel/policy/loader.js';
 import type { Policy } from '../platform/kernel/policy/types.js';
 import { verifyAuditFile, type AuditEntry } from '../platform/kernel/audit.js';
-import { createCard } from '../emulator/cards/profiles.js';
+import { loadCard } from '../emulator/cards/profiles.js';
 import type { Key } from '../platform/kernel/terminal.js';
 import type { WireValue } from '../platform/wire/messages.js';
 
@@ -87,7 +87,7 @@ export async function runEval(opts: EvalOptions): Promise<EvalResult> {
       reason = 'the script defines no global async function main()';
     } else {
       if (opts.card) {
-        kernel.insertCard(0, createCard(opts.card));
+        kernel.insertCard(0, await loadCard(opts.card));
         await new Promise((r) => setTimeout(r, 50));
       }
       if (opts.keys) kernel.terminal.typeKeys(parseKeys(opts.keys));
