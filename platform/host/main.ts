@@ -35,9 +35,9 @@ function exit(code: number): void {
 }
 
 const runtime = new HostRuntime({
-  send(msg: HostToKernel): void {
+  send(msg: HostToKernel, maxFrameBytes: number): void {
     if (exiting) return;
-    pipe.write(encodeFrame(msg, DEFAULT_MAX_FRAME_BYTES));
+    pipe.write(encodeFrame(msg, maxFrameBytes));
   },
   exit,
   log,

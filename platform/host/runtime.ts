@@ -18,7 +18,7 @@
  *   running call id, or a reply to a request id never issued: stderr + exit 3.
  */
 import { REQUEST_OPS, type CallMessage, type HostToKernel, type InitMessage, type ReplyMessage, type WireError, type WireValue } from '../wire/messages.js';
-import { FrameError } from '../wire/frames.js';
+import { DEFAULT_MAX_FRAME_BYTES, FrameError } from '../wire/frames.js';
 import { MAX_ID, validateHostToKernel, validateKernelToHost } from '../wire/validate.js';
 import type { HandlerName } from '../sdk/api.js';
 import { MAX_IN_FLIGHT, Sandbox, isMemoryLimitError, prepareExit, type SettleOutcome } from './sandbox.js';
@@ -30,8 +30,8 @@ export const EXIT_PROTOCOL = 3;
 export const EXIT_FATAL = 4;
 
 export interface HostIO {
-  /** Encodes and queues one frame; throws FrameError when it is too large. */
-  send(msg: HostToKernel): void;
+  /** Encodes and queues one frame; throws FrameError when its body exceeds `maxFrameBytes`. */
+  send(msg: HostToKernel, maxFrameBytes: number): void;
   /** Flushes what was sent, then ends the process with `code`. */
   exit(code: number): void;
   log(line: string): void;
@@ -69,12 +69,18 @@ interface Generation {
 
 type Phase = 'waiting-init' | 'starting' | 'ready' | 'restarting' | 'dead';
 
+/** A run of digits (with the separators card numbers are written with) at the end of a string. */
+export const CUT_DIGITS = /[0-9][0-9 =-]*$/;
+
 export function truncateUtf8(s: string, maxBytes: number): string {
   if (Buffer.byteLength(s) <= maxBytes) return s;
   let out = s.slice(0, maxBytes);
   while (Buffer.byteLength(out) > maxBytes - 3) out = out.slice(0, -1);
   // Do not end on a lone high surrogate.
   if (/[\uD800-\uDBFF]$/.test(out)) out = out.slice(0, -1);
+  // A card number cut here would keep too few digits for the kernel's redaction to recognise it, and
+  // its middle digits would reach the logs: the digits running into the cut go as well.
+  out = out.replace(CUT_DIGITS, '');
   return `${out}...`;
 }
 
@@ -99,6 +105,8 @@ export class HostRuntime {
   /** Every sandbox created and not yet known to be quiet; waited for before exiting. */
   private readonly sandboxes = new Set<Sandbox>();
   private lastReqId = 0;
+  /** The kernel's limit on frames from this host, once `init` has said it. */
+  private maxFrameBytes = DEFAULT_MAX_FRAME_BYTES;
   private reqIdsWrapped = false;
 
   constructor(io: HostIO, options: RuntimeOptions = {}) {
@@ -127,6 +135,7 @@ export class HostRuntime {
     if (msg.t === 'init') {
       if (this.phase !== 'waiting-init') return this.protocolViolation('second init');
       this.init = msg;
+      if (msg.maxFrameBytes !== undefined) this.maxFrameBytes = msg.maxFrameBytes;
       void this.boot();
       return;
     }
@@ -177,7 +186,7 @@ export class HostRuntime {
 
   private trySend(msg: HostToKernel): boolean {
     try {
-      this.io.send(validateHostToKernel(msg));
+      this.io.send(validateHostToKernel(msg), this.maxFrameBytes);
       return true;
     } catch (err) {
       this.io.log(`host: could not send ${msg.t}: ${errorMessage(err)}`);
@@ -358,7 +367,7 @@ export class HostRuntime {
       };
     }
     try {
-      this.io.send(msg);
+      this.io.send(msg, this.maxFrameBytes);
     } catch (err) {
       if (!(err instanceof FrameError)) throw err;
       this.trySend({ t: 'result', id, ok: false, error: { code: 'E_QUOTA', message: 'result too large for a frame' } });
@@ -400,7 +409,7 @@ export class HostRuntime {
       return reject('E_ARGS', err instanceof Error ? err.message : String(err));
     }
     try {
-      this.io.send(msg);
+      this.io.send(msg, this.maxFrameBytes);
     } catch (err) {
       if (err instanceof FrameError) return reject('E_QUOTA', `${op}: request too large`);
       throw err;

@@ -52,6 +52,10 @@ interface PendingCall {
   timer: NodeJS.Timeout;
 }
 
+const MAX_LINE_CHARS = 4096;
+const TRAILING_DIGITS = /[0-9][0-9 =-]*$/;
+const LEADING_DIGITS = /^[0-9 =-]*[0-9]/;
+
 function spawnHost(entry: string, args: readonly string[]): { child: ChildProcess; pipe: Socket } {
   const child = spawn(process.execPath, ['--no-node-snapshot', entry, ...args], {
     stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
@@ -144,10 +148,12 @@ export class HostProcess extends EventEmitter<HostEvents> {
       stream?.setEncoding('utf8');
       stream?.on('data', (chunk: string) => {
         buf += chunk;
-        if (buf.length > 64 * 1024) buf = buf.slice(-64 * 1024);
+        // Output is cut before the kernel redacts it, so a card number split by a cut could keep too
+        // few digits to be recognised: the digits running into either cut are dropped with it.
+        if (buf.length > 64 * 1024) buf = buf.slice(-64 * 1024).replace(LEADING_DIGITS, '');
         let nl: number;
         while ((nl = buf.indexOf('\n')) >= 0) {
-          this.emit('output', buf.slice(0, Math.min(nl, 4096)));
+          this.emit('output', nl > MAX_LINE_CHARS ? buf.slice(0, MAX_LINE_CHARS).replace(TRAILING_DIGITS, '') : buf.slice(0, nl));
           buf = buf.slice(nl + 1);
         }
       });
@@ -214,6 +220,7 @@ export class HostProcess extends EventEmitter<HostEvents> {
       filename: this.spec.filename,
       limits: this.spec.limits,
       clockGranularityMs: this.spec.clockGranularityMs,
+      maxFrameBytes: this.spec.maxFrameBytes,
     });
     return ready;
   }

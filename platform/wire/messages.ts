@@ -40,6 +40,12 @@ export interface InitMessage {
   limits: HostLimits;
   /** Clock granularity for Date and platform.clock inside the isolate (ms). */
   clockGranularityMs: number;
+  /**
+   * Largest frame body the kernel accepts from this host (the policy's maxMessageBytes). The host
+   * refuses a larger request or result to the applet instead of sending it and being killed as a
+   * protocol violator. Absent: the wire default.
+   */
+  maxFrameBytes?: number;
 }
 
 /** Invoke a global handler the applet defined. */

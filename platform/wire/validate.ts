@@ -9,6 +9,7 @@
  */
 import { isProxy } from 'node:util/types';
 import { HANDLER_NAMES, type HandlerName } from '../sdk/api.js';
+import { DEFAULT_MAX_FRAME_BYTES } from './frames.js';
 import {
   REQUEST_OPS,
   type BreachMessage,
@@ -237,7 +238,7 @@ const SCRIPT_MAX_CHARS = 16 * 1024 * 1024;
 export function validateKernelToHost(x: unknown): KernelToHost {
   const t = messageType(x, ['init', 'call', 'reply']);
   if (t === 'init') {
-    const o = fields(x, 'init', ['t', 'domain', 'script', 'filename', 'limits', 'clockGranularityMs']);
+    const o = fields(x, 'init', ['t', 'domain', 'script', 'filename', 'limits', 'clockGranularityMs'], ['maxFrameBytes']);
     const l = fields(o.limits, 'init.limits', ['memoryMb', 'cpuMsPerCall', 'wallMsPerCall']);
     const msg: InitMessage = {
       t: 'init',
@@ -252,6 +253,7 @@ export function validateKernelToHost(x: unknown): KernelToHost {
       },
       clockGranularityMs: int(o.clockGranularityMs, 'init.clockGranularityMs', 1, 3_600_000),
     };
+    if ('maxFrameBytes' in o) msg.maxFrameBytes = int(o.maxFrameBytes, 'init.maxFrameBytes', 1024, DEFAULT_MAX_FRAME_BYTES);
     return msg;
   }
   if (t === 'call') {
