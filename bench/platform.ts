@@ -68,7 +68,8 @@ export interface ApduFigures {
 
 export async function apduRoundTrip(rounds: number, perBatch: number, warmup: number): Promise<ApduFigures> {
   const dataDir = mkdtempSync(join(tmpdir(), 'di-bench-'));
-  const kernel = await Kernel.boot({ config: defaultConfig(dataDir), devApplets: [{ policy: benchPolicy(), script: BENCH_APPLET, filename: 'bench.js' }] });
+  const base = defaultConfig(dataDir);
+  const kernel = await Kernel.boot({ config: { ...base, supervisor: { ...base.supervisor, spareHost: false } }, devApplets: [{ policy: benchPolicy(), script: BENCH_APPLET, filename: 'bench.js' }] });
   const batch = async (n: number): Promise<number> => {
     const t0 = process.hrtime.bigint();
     const r = (await kernel.call('bench', 'onIntent', [{ from: 'bench', action: 'run', payload: { n } }], 120_000)) as { sw: number };

@@ -65,7 +65,9 @@ export async function runEval(opts: EvalOptions): Promise<EvalResult> {
     policy = nothingPolicy('eval');
   }
   const dataDir = mkdtempSync(join(tmpdir(), 'di-eval-'));
-  const config = { ...defaultConfig(dataDir), clockGranularityMs: 100 };
+  const base = defaultConfig(dataDir);
+  // A one-shot run: no spare host kept warm.
+  const config = { ...base, clockGranularityMs: 100, supervisor: { ...base.supervisor, spareHost: false } };
   const kernel = await Kernel.boot({
     config,
     devApplets: [

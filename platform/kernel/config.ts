@@ -21,7 +21,8 @@ export interface KernelConfig {
   domains: string[];
   reader: { driver: 'emulated'; slots: number; timing: boolean; baudRate: number };
   clockGranularityMs: number;
-  supervisor: { backoffInitialMs: number; backoffMaxMs: number; stableAfterMs: number; readyTimeoutMs: number };
+  /** spareHost: keep one host process started ahead of need, so a crashed domain is back in tens of ms. */
+  supervisor: { backoffInitialMs: number; backoffMaxMs: number; stableAfterMs: number; readyTimeoutMs: number; spareHost?: boolean };
   broker: { leaseIdleTimeoutMs: number; leaseMaxMs: number };
   pin: { entryTimeoutMs: number; minDigits: number; maxDigits: number };
 }
@@ -37,7 +38,7 @@ export function defaultConfig(dataDir = resolve(process.cwd(), '.di-data')): Ker
     domains: [],
     reader: { driver: 'emulated', slots: 2, timing: false, baudRate: 9600 },
     clockGranularityMs: 100,
-    supervisor: { backoffInitialMs: 100, backoffMaxMs: 10_000, stableAfterMs: 30_000, readyTimeoutMs: 10_000 },
+    supervisor: { backoffInitialMs: 100, backoffMaxMs: 10_000, stableAfterMs: 30_000, readyTimeoutMs: 10_000, spareHost: true },
     broker: { leaseIdleTimeoutMs: 30_000, leaseMaxMs: 10 * 60_000 },
     pin: { entryTimeoutMs: 60_000, minDigits: 4, maxDigits: 12 },
   };
