@@ -149,6 +149,18 @@ class Broker implements SlotBroker {
     return { token: lease.token, slot: lease.slot, cardClass: lease.cardClass, atr: lease.atr };
   }
 
+  holdLease(domain: string, token: string): () => void {
+    this.assertRunning();
+    const lease = this.leases.validate(domain, token);
+    this.leases.beginUse(lease);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.leases.endUse(lease);
+    };
+  }
+
   async transmit(domain: string, token: string, apdu: Uint8Array): Promise<Uint8Array> {
     this.assertRunning();
     const lease = this.leases.validate(domain, token);

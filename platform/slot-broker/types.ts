@@ -76,6 +76,11 @@ export interface SlotBroker {
   acquire(domain: string, slot: number, timeoutMs: number): Promise<LeaseInfo>;
   /** The live lease `token` names, if it is `domain`'s; otherwise throws BrokerError E_LEASE. */
   checkLease(domain: string, token: string): LeaseInfo;
+  /**
+   * Keeps the lease from idling out while the kernel works for it (secure PIN entry: a person is
+   * typing). Returns the release function; the lease can still be revoked by removal or host death.
+   */
+  holdLease(domain: string, token: string): () => void;
   /** Applet APDU: checked for well-formedness and against the card class allowlist; 61xx/6Cxx handled. */
   transmit(domain: string, token: string, apdu: Uint8Array): Promise<Uint8Array>;
   /**

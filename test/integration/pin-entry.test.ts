@@ -76,3 +76,23 @@ describe('secure PIN entry', () => {
     }
   });
 });
+
+describe('secure PIN entry and the lease idle timeout', () => {
+  it('a person typing slowly does not lose the lease to the idle timeout', async () => {
+    const dk = await bootDev([applet(devPolicy('alpha', { cardClasses: [testCardClass()] }), SCRIPT)], { broker: { leaseIdleTimeoutMs: 150, leaseMaxMs: 60_000 } });
+    try {
+      dk.kernel.insertCard(0, createCard('test-card'));
+      await until(() => dk.kernel.broker.cardsFor('alpha').length > 0);
+      const run = dk.kernel.call('alpha', 'main');
+      await until(() => dk.kernel.terminal.current().pinEntry !== null, 5000, 'PIN prompt');
+      // Well past the idle timeout, then the digits.
+      await new Promise((r) => setTimeout(r, 450));
+      dk.kernel.terminal.typeKeys(['1', '2', '3', '4', 'OK']);
+      const r = (await run) as { r: { ok: boolean }; readSw: number };
+      expect(r.r.ok).toBe(true);
+      expect(r.readSw).toBe(0x9000);
+    } finally {
+      await dk.close();
+    }
+  });
+});

@@ -2,6 +2,9 @@
 import { registerModel } from '../registry.js';
 import { testCardModel, testCardVariantModel } from './test-card.js';
 import { hostileModel } from './hostile.js';
+import { vitaleModel } from './vitale/model.js';
+import { cpsModel } from './cps/index.js';
+import { emvModel } from './emv/index.js';
 
 let done = false;
 export function registerAllModels(): void {
@@ -10,4 +13,7 @@ export function registerAllModels(): void {
   registerModel(testCardModel);
   registerModel(testCardVariantModel);
   registerModel(hostileModel);
+  registerModel(vitaleModel);
+  registerModel(cpsModel);
+  registerModel(emvModel);
 }

@@ -1,0 +1,4 @@
+export * from './nir.js';
+export * from './profile.js';
+export * from './card.js';
+export * from './model.js';
