@@ -21,6 +21,8 @@ export function registerBenchCommand(program: Command): void {
       console.log(`host cold start   ${r.coldStartMs} ms  = ${r.coldStartRatio} x bare node start ${r.nodeStartMs} ms   [${mark(r.met.coldStartMs)} target <= ${r.targets.coldStartMs}]`);
       console.log(`host warm start   ${r.warmStartMs} ms   (from the pre-spawned spare host: restarts and new domains)`);
       console.log(`host RSS          ${r.hostRssMb} MB   [${mark(r.met.hostRssMb)} target <= ${r.targets.hostRssMb}]`);
+      const c = r.cardTime;
+      console.log(`card time (model) echo APDU ${c.echoMsAt9600} ms at 9600 bps, ${c.echoMsAt115200} ms at 115200 bps; platform share ${(c.platformShareAt9600 * 100).toFixed(2)} % / ${(c.platformShareAt115200 * 100).toFixed(2)} %; CPS signature ${c.cpsSignatureMs} ms on the card`);
       console.log(r.method);
     });
 }
