@@ -6,6 +6,7 @@ import { registerEvalCommand } from './commands/eval.js';
 import { registerBenchCommand } from './commands/bench.js';
 import { registerAppletCommands } from './commands/applet.js';
 import { registerAuditCommands } from './commands/audit.js';
+import { registerCardsCommands } from './commands/cards.js';
 
 const program = new Command();
 program
@@ -19,6 +20,7 @@ registerEvalCommand(program);
 registerBenchCommand(program);
 registerAppletCommands(program, { dataDir, trustAnchors: () => [] });
 registerAuditCommands(program, { dataDir });
+registerCardsCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -63,6 +63,10 @@ export async function exchange(
     }
     const sw1 = response[response.length - 2]!;
     const sw2 = response[response.length - 1]!;
+    // ISO 7816-4 §5.6: SW1 is 6X (but not 60) or 9X. Anything else is not a status word an applet can act on.
+    if (!((sw1 & 0xf0) === 0x90 || ((sw1 & 0xf0) === 0x60 && sw1 !== 0x60))) {
+      throw fail(`answered status ${byteHex(sw1)}${byteHex(sw2)}, which is not an ISO 7816-4 status word`);
+    }
 
     if (sw1 === 0x6c) {
       if (resent6C) {

@@ -38,6 +38,16 @@ describe('T=0 transport below the applet', () => {
     expect(card.received.slice(1).map(hex)).toEqual(['00C0000000', '00C0000022']);
   });
 
+  it('refuses a status word that is not ISO 7816-4 (SW1 outside 6X/9X, or 60)', async () => {
+    const { r, card, token } = await leased();
+    for (const bad of ['0000', '6000', '1234', 'A000']) {
+      card.script = (apdu) => (apdu[1] === 0xb0 ? h(`0102${bad}`) : undefined);
+      await expectBrokerError(r.broker.transmit('sesam-vitale', token, h('00B0000000')), 'E_CARD', new RegExp(`status ${bad}, which is not an ISO 7816-4 status word`));
+    }
+    card.script = (apdu) => (apdu[1] === 0xb0 ? h('01026A82') : undefined);
+    expect(hex(await r.broker.transmit('sesam-vitale', token, h('00B0000000')))).toBe('01026A82');
+  });
+
   it('bounds an endless 61xx chain by maxTransportRounds', async () => {
     const { r, card, token } = await leased({ maxTransportRounds: 4 });
     card.script = (apdu) => (apdu[1] === 0xb0 || apdu[1] === 0xc0 ? h('AA6101') : undefined);
