@@ -743,15 +743,15 @@ async function hostileCase(hr: Harness, profile: string): Promise<void> {
             outcomes.push(sw(await s.transmit(h('00B0000000'))));
           } catch (e) {
             expect(e).toBeInstanceOf(BrokerError);
-            expect((e as BrokerError).message).toMatch(/mute|SW1 SW2|byte/);
-            outcomes.push((e as BrokerError).code);
+            expect((e as BrokerError).message).toMatch(/mute|SW1 SW2|byte|not an ISO 7816-4 status word/);
+            outcomes.push(/not an ISO 7816-4 status word/.test((e as BrokerError).message) ? 'E_CARD(sw)' : (e as BrokerError).code);
           }
         }
         if (process.env.DI_CONFORMANCE_DEBUG === '1') console.log(`[conformance] bad-sw on ${s.path}: ${outcomes.join(' ')}`);
-        for (const o of outcomes) expect(['E_CARD', '6F00', '6A82', '0000']).toContain(o);
+        for (const o of outcomes) expect(['E_CARD', '6F00', '6A82', 'E_CARD(sw)']).toContain(o);
         expect(outcomes).toContain(s.path === 'in-process' ? 'E_CARD' : '6F00');
-        // SW 0000 (SW1 outside 6x/9x) reaches the applet as is: the broker does not judge SW values.
-        expect(outcomes).toContain('0000');
+        // SW 0000 (SW1 outside 6x/9x, ISO 7816-4 §5.6) never reaches the applet: the broker refuses it.
+        expect(outcomes).toContain('E_CARD(sw)');
         break;
       }
       case 'mute': {

@@ -22,7 +22,8 @@ describe('denial of service', () => {
   let dk: DevKernel;
   beforeAll(async () => {
     dk = await bootDev([
-      applet(devPolicy('hostile', { limits: { cpuMsPerCall: 200, wallMsPerCall: 400, memoryMb: 32 } as never }), HOSTILE),
+      // A rate limit high enough that the CPU watchdog, not E_RATE, is what stops the awaited loop.
+      applet(devPolicy('hostile', { limits: { cpuMsPerCall: 200, wallMsPerCall: 400, memoryMb: 32, ratePerSecond: 1_000_000 } as never }), HOSTILE),
       applet(devPolicy('bystander'), GOOD),
     ]);
   });
