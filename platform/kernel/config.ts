@@ -19,7 +19,8 @@ export interface KernelConfig {
   trustAnchors: string[];
   /** Domains to boot (policy domain ids); empty = every policy in policyDir. */
   domains: string[];
-  reader: { driver: 'emulated'; slots: number; timing: boolean; baudRate: number };
+  /** driver 'pcsc': slots are the PC/SC readers of a running pcscd (pcscReaders in slot order, or all, sorted). */
+  reader: { driver: 'emulated' | 'pcsc'; slots: number; timing: boolean; baudRate: number; pcscReaders: string[] };
   clockGranularityMs: number;
   /** spareHost: keep one host process started ahead of need, so a crashed domain is back in tens of ms. */
   supervisor: { backoffInitialMs: number; backoffMaxMs: number; stableAfterMs: number; readyTimeoutMs: number; spareHost?: boolean };
@@ -36,7 +37,7 @@ export function defaultConfig(dataDir = resolve(process.cwd(), '.di-data')): Ker
     appletSourceDir: resolve(root, 'applets'),
     trustAnchors: [],
     domains: [],
-    reader: { driver: 'emulated', slots: 2, timing: false, baudRate: 9600 },
+    reader: { driver: 'emulated', slots: 2, timing: false, baudRate: 9600, pcscReaders: [] },
     clockGranularityMs: 100,
     supervisor: { backoffInitialMs: 100, backoffMaxMs: 10_000, stableAfterMs: 30_000, readyTimeoutMs: 10_000, spareHost: true },
     broker: { leaseIdleTimeoutMs: 30_000, leaseMaxMs: 10 * 60_000 },
@@ -86,5 +87,6 @@ export function loadConfig(file?: string, overrides: Partial<KernelConfig> = {})
   }
   cfg = { ...cfg, ...overrides };
   if (cfg.reader.slots < 1 || cfg.reader.slots > 8) throw new ConfigError(file ?? '(defaults)', '/reader/slots', 'must be 1..8');
+  if (cfg.reader.driver !== 'emulated' && cfg.reader.driver !== 'pcsc') throw new ConfigError(file ?? '(defaults)', '/reader/driver', 'must be "emulated" or "pcsc"');
   return cfg;
 }

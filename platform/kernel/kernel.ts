@@ -26,6 +26,8 @@ import type { NetworkEndpoint } from './policy/types.js';
 import { createSlotBroker } from '../slot-broker/broker.js';
 import { EmulatedDriver } from '../slot-broker/drivers/emulated.js';
 import type { SlotBroker, BrokerEvent } from '../slot-broker/types.js';
+import type { SlotDriver } from '../slot-broker/driver.js';
+import { PcscDriver } from '../slot-broker/drivers/pcsc.js';
 import { DEFAULT_BROKER_OPTIONS } from '../slot-broker/types.js';
 import { EmulatedReader } from '../../emulator/reader/reader.js';
 import type { Reader } from '../../emulator/reader/types.js';
@@ -47,6 +49,8 @@ export interface BootOptions {
   devApplets?: DevApplet[];
   /** Use this reader (e.g. with cards already inserted); default: a fresh emulated reader. */
   reader?: Reader;
+  /** Drive these slots instead of the emulated reader (e.g. a PcscDriver on a real pcscd). */
+  driver?: SlotDriver;
 }
 
 export interface RefusedDomain {
@@ -117,7 +121,9 @@ export class Kernel {
       ? kernel.acceptDevApplets(opts.devApplets)
       : await kernel.loadInstalledApplets();
 
-    kernel.broker = createSlotBroker(new EmulatedDriver(reader), {
+    const driver = opts.driver ?? (config.reader.driver === 'pcsc' ? await PcscDriver.open(config.reader.pcscReaders.length > 0 ? { readers: config.reader.pcscReaders } : {}) : new EmulatedDriver(reader));
+    audit.append('slots.driver', null, { driver: driver.name, slots: driver.slotCount });
+    kernel.broker = createSlotBroker(driver, {
       ...DEFAULT_BROKER_OPTIONS,
       leaseIdleTimeoutMs: config.broker.leaseIdleTimeoutMs,
       leaseMaxMs: config.broker.leaseMaxMs,
