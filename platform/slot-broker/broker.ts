@@ -354,8 +354,11 @@ class Broker implements SlotBroker {
     this.emit({ type: 'lease-revoked', slot, domain: lease.domain, reason });
     const generation = st.generation;
     let resetFailed = false;
+    let newAtr: Uint8Array | null = null;
     if (reason !== 'removal') {
-      resetFailed = !(await st.queue.run(() => this.resetQuietly(slot)));
+      const r = await st.queue.run(() => this.resetQuietly(slot));
+      resetFailed = r === null;
+      if (r instanceof Uint8Array) newAtr = r;
     }
     st.buffers.zeroAll();
     if (resetFailed && st.generation === generation && st.route !== null) {
@@ -367,18 +370,23 @@ class Broker implements SlotBroker {
       this.emit({ type: 'removed', slot, domain });
     }
     this.leases.free(slot);
+    // A card that answers the reset with another ATR is not the card that was routed: route it
+    // afresh, as a new insertion (the old domain is told it was removed).
+    if (newAtr !== null && st.generation === generation && st.atrHex !== null && toHex(newAtr) !== st.atrHex) {
+      this.onDriverEvent({ type: 'insert', slot, atr: newAtr });
+    }
   }
 
-  private async resetQuietly(slot: number): Promise<boolean> {
+  /** Resets the card: its new ATR, 'gone' if it left meanwhile, or null if it could not be reset. */
+  private async resetQuietly(slot: number): Promise<Uint8Array | 'gone' | null> {
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
-        await this.driver.reset(slot);
-        return true;
+        return await this.driver.reset(slot);
       } catch (e) {
-        if (e instanceof DriverError && (e.code === 'E_NO_CARD' || e.code === 'E_CARD_REMOVED')) return true;
+        if (e instanceof DriverError && (e.code === 'E_NO_CARD' || e.code === 'E_CARD_REMOVED')) return 'gone';
       }
     }
-    return false;
+    return null;
   }
 
   private onDriverEvent(e: DriverEvent): void {
