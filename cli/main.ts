@@ -7,6 +7,7 @@ import { registerBenchCommand } from './commands/bench.js';
 import { registerAppletCommands } from './commands/applet.js';
 import { registerAuditCommands } from './commands/audit.js';
 import { registerCardsCommands } from './commands/cards.js';
+import { registerAcquirerCommands } from './commands/acquirer.js';
 
 const program = new Command();
 program
@@ -21,6 +22,7 @@ registerBenchCommand(program);
 registerAppletCommands(program, { dataDir, trustAnchors: () => [] });
 registerAuditCommands(program, { dataDir });
 registerCardsCommands(program);
+registerAcquirerCommands(program);
 
 try {
   await program.parseAsync(process.argv);

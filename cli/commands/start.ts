@@ -3,6 +3,9 @@ import type { Command } from 'commander';
 import { Kernel } from '../../platform/kernel/kernel.js';
 import { loadConfig } from '../../platform/kernel/config.js';
 import { runConsole } from '../console.js';
+import { startAcquirer } from '../../emulator/acquirer/server.js';
+import { emulatorKeyDir } from '../../emulator/cards/profiles.js';
+import { join } from 'node:path';
 
 export function registerStartCommand(program: Command, ctx: { dataDir: () => string }): void {
   program
@@ -12,14 +15,21 @@ export function registerStartCommand(program: Command, ctx: { dataDir: () => str
     .option('--once', 'boot, print the status and stop (smoke test)')
     .action(async (o: { config?: string; once?: boolean }) => {
       const config = loadConfig(o.config, { dataDir: ctx.dataDir() });
+      // The emulated back ends run beside the kernel as servers on loopback, reached only through its transports.
+      const acquirer = await startAcquirer({ port: 8583, keyDir: emulatorKeyDir(), journalPath: join(config.dataDir, 'acquirer', 'journal.jsonl') }).catch((e: Error) => {
+        console.log(`  acquirer emulator not started: ${e.message}`);
+        return null;
+      });
       const kernel = await Kernel.boot({ config });
       const st = kernel.status();
       console.log(`Dispositif Intégré: kernel up (data ${config.dataDir})`);
       for (const d of st.domains) console.log(`  domain ${d.domain.padEnd(16)} ${d.state} (pid ${d.pid ?? '-'})`);
       for (const r of st.refused) console.log(`  REFUSED ${r.source}: ${r.reason}`);
-      console.log(`  reader: emulated, ${kernel.reader.slotCount} slots`);
+      console.log(`  reader: ${config.reader.driver}, ${config.reader.driver === 'emulated' ? kernel.reader.slotCount : config.reader.pcscReaders.length || 'all'} slots`);
+      if (acquirer) console.log(`  acquirer emulator on 127.0.0.1:${acquirer.port}`);
       if (o.once) {
         await kernel.shutdown();
+        await acquirer?.close();
         process.exitCode = st.refused.length > 0 ? 1 : 0;
         return;
       }
@@ -32,5 +42,6 @@ export function registerStartCommand(program: Command, ctx: { dataDir: () => str
         else runConsole(kernel, process.stdin, process.stdout).then(() => undefined);
       });
       await kernel.shutdown();
+      await acquirer?.close();
     });
 }

@@ -19,7 +19,12 @@ export function createCard(name: string): CardModel {
   return createCardSync(name);
 }
 
-/** Any card; keys and certificates the models make are kept under `keyDir` (default .di-data/emulator-keys). */
-export function loadCard(name: string, keyDir = process.env.DI_EMULATOR_KEYS ?? join(repoRoot(), '.di-data', 'emulator-keys')): Promise<CardModel> {
+/** Where the emulator's cards, PKI and acquirer keep the keys they make on first use. */
+export function emulatorKeyDir(): string {
+  return process.env.DI_EMULATOR_KEYS ?? join(repoRoot(), '.di-data', 'emulator-keys');
+}
+
+/** Any card; keys and certificates the models make are kept under `keyDir` (default emulatorKeyDir()). */
+export function loadCard(name: string, keyDir = emulatorKeyDir()): Promise<CardModel> {
   return loadCardWith(name, { keyDir });
 }

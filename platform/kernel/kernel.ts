@@ -20,6 +20,7 @@ import { Supervisor } from './supervisor.js';
 import { buildOpTable, deadlineFor } from './capabilities/index.js';
 import type { KernelServices, Transport } from './services.js';
 import { FileDomainLogger } from './domain-log.js';
+import { AcquirerTransport } from './transports/acquirer.js';
 import { AuditBudget } from './audit-budget.js';
 import type { KernelConfig } from './config.js';
 import type { NetworkEndpoint } from './policy/types.js';
@@ -115,6 +116,8 @@ export class Kernel {
       onRefusal: (domain, op, error) => budget.append('call.refused', domain, { op, code: error.code, reason: error.message }),
     });
     kernel = new Kernel(config, audit, reader, logger, supervisor, null as unknown as SlotBroker, router, budget);
+    // Kernel-owned clients, one per endpoint kind; a domain only ever names an endpoint of its policy.
+    kernel.transports.set('acquirer', new AcquirerTransport());
     services.terminal = kernel.terminal;
 
     const applets = opts.devApplets
@@ -202,6 +205,7 @@ export class Kernel {
     this.stopped = true;
     await this.supervisor.stopAll();
     await this.broker.stop();
+    for (const t of this.transports.values()) (t as { close?: () => void }).close?.();
     for (const s of this.stores.values()) s.close();
     this.budget.flushAll();
     this.audit.append('kernel.stop', null, {});
