@@ -8,6 +8,7 @@ import { registerAppletCommands } from './commands/applet.js';
 import { registerAuditCommands } from './commands/audit.js';
 import { registerCardsCommands } from './commands/cards.js';
 import { registerAcquirerCommands } from './commands/acquirer.js';
+import { registerSecurityCommands } from './commands/security.js';
 
 const program = new Command();
 program
@@ -23,6 +24,7 @@ registerAppletCommands(program, { dataDir, trustAnchors: () => [] });
 registerAuditCommands(program, { dataDir });
 registerCardsCommands(program);
 registerAcquirerCommands(program);
+registerSecurityCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -16,7 +16,7 @@ function script(body: string): string {
 }
 
 describe('ambient authority is absent', () => {
-  it('no require, process, Buffer, module, fetch, timers, console, SharedArrayBuffer, Atomics, WebAssembly, performance', async () => {
+  it('[AMB-01] no require, process, Buffer, module, fetch, timers, console, SharedArrayBuffer, Atomics, WebAssembly, performance', async () => {
     const names = ['require', 'process', 'Buffer', 'module', 'exports', 'global', 'fetch', 'XMLHttpRequest', 'setTimeout', 'setInterval', 'setImmediate',
       'queueMicrotask', 'console', 'SharedArrayBuffer', 'Atomics', 'WebAssembly', 'performance', 'navigator', 'crypto', 'ivm', '_ivm', 'isolatedVm'];
     const r = await runEval({
@@ -35,7 +35,7 @@ describe('ambient authority is absent', () => {
     expect(r.kernelHealthy).toBe(true);
   });
 
-  it('import() of a Node module rejects', async () => {
+  it('[ESC-06] import() of a Node module rejects', async () => {
     const r = await runEval({ applet: script(`globalThis.main = async () => { try { await import('fs'); return 'imported'; } catch (e) { return 'refused: ' + e.message; } };`) });
     expect(r.result).toMatch(/^refused: /);
   });
@@ -44,7 +44,7 @@ describe('ambient authority is absent', () => {
 describe('escapes from the isolate fail', () => {
   const attempt = (expr: string) => `(async () => { try { const v = await (${expr}); return typeof v === 'object' && v !== null ? 'object:' + Object.keys(v).slice(0, 5).join(',') : String(v); } catch (e) { return 'threw:' + (e && e.message); } })()`;
 
-  it('constructor chains reach only the isolate\'s own realm', async () => {
+  it('[ESC-01] constructor chains reach only the isolate\'s own realm', async () => {
     const attempts = {
       thisCtor: attempt(`(function () { return this.constructor.constructor('return typeof process')(); })()`),
       platformCtor: attempt(`platform.slots.acquire.constructor('return typeof process')()`),
@@ -58,7 +58,7 @@ describe('escapes from the isolate fail', () => {
     expect(r.result).toEqual({ thisCtor: 'undefined', platformCtor: 'undefined', asyncCtor: 'undefined', errorCtor: 'undefined', protoOfPlatform: 'plain' });
   });
 
-  it('platform is frozen and cannot be replaced, and primordials are frozen', async () => {
+  it('[ESC-02] platform is frozen and cannot be replaced, and primordials are frozen', async () => {
     const body = `'use strict';
     globalThis.main = async () => {
       const r = {};
@@ -75,7 +75,7 @@ describe('escapes from the isolate fail', () => {
     expect(r.result).toEqual({ assign: 'TypeError', replace: 'TypeError', del: 'TypeError', frozen: true, protoFrozen: true, poison: 'TypeError', still: 'function:push' });
   });
 
-  it('stack traces and Error.prepareStackTrace expose no host frames or objects', async () => {
+  it('[ESC-03] stack traces and Error.prepareStackTrace expose no host frames or objects', async () => {
     const body = `globalThis.main = async () => {
       const r = {};
       try { Error.prepareStackTrace = (e, frames) => frames; } catch (e) { r.prep = e.constructor.name; }
@@ -93,7 +93,7 @@ describe('escapes from the isolate fail', () => {
     expect(res.stack).not.toMatch(/node:|\/platform\/|dist\/host|internal\//);
   });
 
-  it('getters, proxies and thenables passed to platform calls are copied inside the isolate, never crossed', async () => {
+  it('[ESC-04] getters, proxies and thenables passed to platform calls are copied inside the isolate, never crossed', async () => {
     const body = `globalThis.main = async () => {
       const r = {};
       let touched = 0;
@@ -117,13 +117,13 @@ describe('escapes from the isolate fail', () => {
     expect(r.kernelHealthy).toBe(true);
   });
 
-  it('a thenable returned from main does not run host code', async () => {
+  it('[ESC-05] a thenable returned from main does not run host code', async () => {
     const r = await runEval({ applet: script(`globalThis.main = async () => ({ then: 1, x: 2 });`) });
     expect(r.outcome).toBe('completed');
     expect(r.result).toEqual({ then: 1, x: 2 });
   });
 
-  it('Date is coarse (no fine timer)', async () => {
+  it('[SIDE-02] Date is coarse (no fine timer)', async () => {
     const r = await runEval({ applet: script(`globalThis.main = async () => { const a = []; for (let i = 0; i < 50; i++) a.push(Date.now() % 100, new Date().getTime() % 100); return a.every((x) => x === 0); };`) });
     expect(r.result).toBe(true);
   });

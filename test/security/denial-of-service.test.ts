@@ -48,8 +48,9 @@ describe('denial of service', () => {
     return { err, served };
   }
 
+  const ids: Record<string, string> = { sync: 'DOS-01', microtask: 'DOS-02', awaited: 'DOS-03' };
   for (const kind of ['sync', 'microtask', 'awaited']) {
-    it(`an endless ${kind} loop is terminated by the watchdog while the other domain serves`, async () => {
+    it(`[${ids[kind]}] an endless ${kind} loop is terminated by the watchdog while the other domain serves`, async () => {
       const before = dk.kernel.audit.lastSeq;
       const { err, served } = await whileServing(() => hostile(kind));
       expect((err as { code?: string }).code).toBe('E_TERMINATED');
@@ -62,7 +63,7 @@ describe('denial of service', () => {
     });
   }
 
-  it('a memory bomb is contained to its host; the domain comes back', async () => {
+  it('[DOS-04] a memory bomb is contained to its host; the domain comes back', async () => {
     const before = dk.kernel.audit.lastSeq;
     const { err, served } = await whileServing(() => hostile('memory'));
     expect(['E_TERMINATED', 'E_UNAVAILABLE']).toContain((err as { code?: string }).code);

@@ -17,8 +17,9 @@ describe('host protocol violations', () => {
   });
   afterAll(async () => dk.close());
 
+  const ids: Record<string, string> = { garbage: 'FAULT-03', oversize: 'FAULT-04', invalid: 'FAULT-05', 'lying-result': 'FAULT-06' };
   for (const mode of ['garbage', 'oversize', 'invalid', 'lying-result']) {
-    it(`${mode}: the host is killed with a reason, the kernel keeps serving`, async () => {
+    it(`[${ids[mode]}] ${mode}: the host is killed with a reason, the kernel keeps serving`, async () => {
       const h = new HostProcess({
         domain: 'liar',
         script: 'x',

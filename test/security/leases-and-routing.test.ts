@@ -39,7 +39,7 @@ describe('leases and routing', () => {
   });
   afterAll(async () => dk.close());
 
-  it('a card routed to one domain is not offered to the other, nor acquirable by it', async () => {
+  it('[XDOM-01] a card routed to one domain is not offered to the other, nor acquirable by it', async () => {
     expect(await dk.kernel.call('alpha', 'main')).toBe(1);
     expect(await dk.kernel.call('beta', 'main')).toBe(0);
     expect(await call('beta', { op: 'list' })).toEqual({ cards: [] });
@@ -48,7 +48,7 @@ describe('leases and routing', () => {
     expect(String(r.message)).not.toMatch(/alpha|test-card/);
   });
 
-  it('a forged token and another domain\'s token are refused with E_LEASE', async () => {
+  it('[LEASE-01] a forged token and another domain\'s token are refused with E_LEASE', async () => {
     const { token } = await call('alpha', { op: 'acquire', slot: 0 });
     const forged = await call('alpha', { op: 'forged', token: 'ab'.repeat(32) });
     expect(forged.code).toBe('E_LEASE');
@@ -57,14 +57,14 @@ describe('leases and routing', () => {
     await call('alpha', { op: 'release' });
   });
 
-  it('a released lease cannot be replayed', async () => {
+  it('[LEASE-02] a released lease cannot be replayed', async () => {
     await call('alpha', { op: 'acquire', slot: 0 });
     await call('alpha', { op: 'release' });
     const r = await call('alpha', { op: 'replay' });
     expect(r.code).toBe('E_LEASE');
   });
 
-  it('an APDU outside the allowlist, a VERIFY and a malformed APDU are refused', async () => {
+  it('[LEASE-03] an APDU outside the allowlist, a VERIFY and a malformed APDU are refused', async () => {
     await call('alpha', { op: 'acquire', slot: 0 });
     const denied = await call('alpha', { op: 'transmit', apdu: [0x00, 0xe4, 0x00, 0x00] }); // DELETE FILE
     expect(denied.code).toBe('E_APDU_DENIED');
@@ -78,7 +78,7 @@ describe('leases and routing', () => {
     await call('alpha', { op: 'release' });
   });
 
-  it('a killed host is restarted and the leases it held are revoked', async () => {
+  it('[LEASE-04] a killed host is restarted and the leases it held are revoked', async () => {
     const { token } = await call('alpha', { op: 'acquire', slot: 0 });
     expect(typeof token).toBe('string');
     const before = dk.kernel.audit.lastSeq;

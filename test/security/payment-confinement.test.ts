@@ -170,7 +170,18 @@ describe('payment confinement: no card data reaches health, no Vitale data reach
       sources.push({ name: f, text: raw.toString('utf8'), raw });
     }
     const audit = readFileSync(join(dk.dataDir, 'audit.log'));
-    sources.push({ name: 'audit.log', text: audit.toString('utf8'), raw: audit, audit: true });
+    // The chain's own SHA-256 hex (prev, hash) can hold 13+ digit runs that happen to pass Luhn:
+    // scan the audit's content without them (the raw bytes are still scanned for PANs in full).
+    const auditContent = audit
+      .toString('utf8')
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map((l) => {
+        const { prev: _p, hash: _h, ...rest } = JSON.parse(l) as Record<string, unknown>;
+        return JSON.stringify(rest);
+      })
+      .join('\n');
+    sources.push({ name: 'audit.log', text: audit.toString('utf8'), plain: auditContent, raw: audit, audit: true });
     expect(sources.length).toBeGreaterThan(3);
 
     for (const s of sources) {

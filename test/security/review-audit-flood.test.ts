@@ -34,7 +34,7 @@ describe('review: audit flooding by refused calls', () => {
   });
   afterAll(async () => dk.close());
 
-  it('a domain granted nothing cannot grow the audit log without bound', async () => {
+  it('[DOS-08] a domain granted nothing cannot grow the audit log without bound', async () => {
     const before = dk.kernel.audit.lastSeq;
     const size0 = statSync(join(dk.dataDir, 'audit.log')).size;
     const refused = (await dk.kernel.call('noisy', 'main', [1600], 20_000)) as number;

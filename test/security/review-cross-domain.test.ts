@@ -47,13 +47,13 @@ describe('review: cross-domain confidentiality', () => {
   });
   afterAll(async () => dk.close());
 
-  it('slots.list and card events show health nothing of the payment card', async () => {
+  it('[XDOM-02] slots.list and card events show health nothing of the payment card', async () => {
     expect(await call('health', { op: 'list' })).toEqual({ cards: [] });
     expect(((await call('payment', { op: 'list' })).cards as unknown[]).length).toBe(1);
     expect(await call('health', { op: 'seen' })).toEqual({ seen: [], removed: 0 });
   });
 
-  it('acquire on the payment card, on an empty slot and on the leased payment card fail the same way', async () => {
+  it('[XDOM-03] acquire on the payment card, on an empty slot and on the leased payment card fail the same way', async () => {
     const empty = await call('health', { op: 'acquire', slot: 1, timeoutMs: 10_000 });
     const foreign = await call('health', { op: 'acquire', slot: 0, timeoutMs: 10_000 });
     const held = await call('payment', { op: 'acquire', slot: 0, timeoutMs: 1000 });
@@ -71,7 +71,7 @@ describe('review: cross-domain confidentiality', () => {
     for (const r of [empty, foreign, foreignBusy, stolen]) expect(String(r.message)).not.toMatch(/payment|pcard|3B/);
   });
 
-  it('acquire errors settle at once whatever the timeout (no timing difference empty / foreign / foreign-leased)', async () => {
+  it('[SIDE-05] acquire errors settle at once whatever the timeout (no timing difference empty / foreign / foreign-leased)', async () => {
     const b = dk.kernel.broker;
     const settledNow = async (p: Promise<unknown>) => {
       let done = false;
@@ -86,7 +86,7 @@ describe('review: cross-domain confidentiality', () => {
     await b.release('payment', lease.token);
   });
 
-  it('health\'s audit entries and errors name nothing of the payment card', async () => {
+  it('[XDOM-04] health\'s audit entries and errors name nothing of the payment card', async () => {
     const mine = dk.kernel.audit.entriesSince(seq0).filter((e) => e.domain === 'health');
     expect(JSON.stringify(mine)).not.toMatch(/pcard|payment/);
     const token = String((await call('payment', { op: 'acquire', slot: 0, timeoutMs: 1000 })).token);
@@ -95,7 +95,7 @@ describe('review: cross-domain confidentiality', () => {
     expect(JSON.stringify(dk.kernel.audit.entriesSince(0))).not.toContain(token);
   });
 
-  it('stores are isolated: one domain\'s keys are never readable or listable by the other', async () => {
+  it('[XDOM-05] stores are isolated: one domain\'s keys are never readable or listable by the other', async () => {
     expect(await call('payment', { op: 'put', key: 'txn:1', value: { ref: 'T-1' } })).toEqual({ ok: true });
     expect(await call('health', { op: 'get', key: 'txn:1' })).toEqual({ v: 'missing' });
     expect(await call('health', { op: 'keys' })).toEqual({ keys: [] });

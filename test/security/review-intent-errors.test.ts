@@ -48,7 +48,7 @@ describe('review: intents', () => {
   });
   afterAll(async () => dk.close());
 
-  it('only declared fields with declared types travel back (extra fields, wrong types, huge strings dropped)', async () => {
+  it('[XDOM-06] only declared fields with declared types travel back (extra fields, wrong types, huge strings dropped)', async () => {
     expect((await ask('extra')).result).toEqual({ status: 'approved', transactionRef: 'T-1', authCode: 'A1' });
     expect((await ask('types')).result).toEqual({});
     expect((await ask('huge')).result).toEqual({ status: 'approved' });
@@ -60,7 +60,7 @@ describe('review: intents', () => {
     expect(audit).not.toContain(CRYPTOGRAM);
   });
 
-  it('the target\'s error message does not travel to the requesting domain', async () => {
+  it('[XDOM-07] the target\'s error message does not travel to the requesting domain', async () => {
     // Track 2 in the hex-nibble form a card returns (tag 57), as an EMV stub would dump it.
     const track2 = '4970109876543213D27122011234567890';
     const r = await ask('throw', 'track2 ' + track2);

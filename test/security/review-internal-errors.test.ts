@@ -26,14 +26,14 @@ describe('review: internal errors reach the applet without kernel details', () =
   });
   afterAll(async () => dk.close());
 
-  it('a store that cannot be opened (I/O error) is E_INTERNAL/E_STORE with no host path', async () => {
+  it('[XDOM-08] a store that cannot be opened (I/O error) is E_INTERNAL/E_STORE with no host path', async () => {
     writeFileSync(join(dk.dataDir, 'stores'), 'not a directory');
     const r = await call('store');
     expect(['E_INTERNAL', 'E_STORE']).toContain(r.code);
     expect(String(r.message)).not.toContain(dk.dataDir);
   });
 
-  it('a log write that fails (I/O error) is E_INTERNAL with no host path', async () => {
+  it('[XDOM-08] a log write that fails (I/O error) is E_INTERNAL with no host path', async () => {
     mkdirSync(join(dk.dataDir, 'logs', 'alpha.log'), { recursive: true });
     const r = await call('log');
     expect(r.code).toBe('E_INTERNAL');

@@ -81,7 +81,7 @@ describe('review: limits', () => {
   });
   afterAll(async () => dk.close());
 
-  it('the store quota holds for put and transaction, and a refused transaction changes nothing', async () => {
+  it('[DOS-13] the store quota holds for put and transaction, and a refused transaction changes nothing', async () => {
     await sleep(1100); // let the token bucket refill
     expect(await call('flooder', { op: 'put', key: 'a', value: 'x'.repeat(1500) })).toBe('ok');
     expect(await call('flooder', { op: 'put', key: 'b', value: 'x'.repeat(1000) })).toBe('E_QUOTA');
@@ -91,7 +91,7 @@ describe('review: limits', () => {
     expect(dk.kernel.store('flooder').usage().bytes).toBeLessThanOrEqual(2048);
   });
 
-  it('a flood of calls hits the queue bound and the rate limit while the other domain keeps working', async () => {
+  it('[DOS-07] a flood of calls hits the queue bound and the rate limit while the other domain keeps working', async () => {
     await sleep(1100);
     let maxInFlight = 0;
     const probe = setInterval(() => (maxInFlight = Math.max(maxInFlight, dk.kernel.router.inFlight('flooder'))), 1);
@@ -104,7 +104,7 @@ describe('review: limits', () => {
     expect(work).toBe('done');
   });
 
-  it('an idle lease is revoked (reason timeout) and its token stops working', async () => {
+  it('[DOS-11] an idle lease is revoked (reason timeout) and its token stops working', async () => {
     await sleep(1100);
     const before = dk.kernel.audit.lastSeq;
     expect(await call('flooder', { op: 'acquire' })).toBe('ok');
@@ -114,7 +114,7 @@ describe('review: limits', () => {
     expect(await call('flooder', { op: 'transmit' })).toBe('E_LEASE');
   });
 
-  it('ui.show / ui.ask content and argument shapes are bounded (E_ARGS), the screen is unchanged', async () => {
+  it('[DOS-14] ui.show / ui.ask content and argument shapes are bounded (E_ARGS), the screen is unchanged', async () => {
     await sleep(1100);
     const before = dk.kernel.terminal.current();
     const codes = (await call('worker', { op: 'ui' })) as string[];
@@ -122,7 +122,7 @@ describe('review: limits', () => {
     expect(dk.kernel.terminal.current()).toEqual(before);
   });
 
-  it('log flooding is bounded on disk (rotation keeps at most two files per domain)', async () => {
+  it('[DOS-09] log flooding is bounded on disk (rotation keeps at most two files per domain)', async () => {
     expect(await call('worker', { op: 'logflood' }, 20_000)).toBe('ok');
     const dir = join(dk.dataDir, 'logs');
     const files = readdirSync(dir).filter((f) => f.startsWith('worker.log'));
@@ -131,7 +131,7 @@ describe('review: limits', () => {
     expect(total).toBeLessThan(11 * 1024 * 1024);
   });
 
-  it('a request over maxMessageBytes is refused to the applet; its host is not killed', async () => {
+  it('[DOS-12] a request over maxMessageBytes is refused to the applet; its host is not killed', async () => {
     await sleep(1100);
     const pid = dk.kernel.supervisor.state('flooder')?.pid;
     const before = dk.kernel.audit.lastSeq;
@@ -157,7 +157,7 @@ describe('review: host start-up and supervisor back-off', () => {
     clockGranularityMs: 100, maxFrameBytes: 64 * 1024, readyTimeoutMs, entry: join(tmp, entry),
   });
 
-  it('a host that never answers init is refused (E_UNAVAILABLE) and killed', async () => {
+  it('[FAULT-07] a host that never answers init is refused (E_UNAVAILABLE) and killed', async () => {
     const h = new HostProcess(spec('mute', 'silent.mjs'));
     const exit = new Promise<{ signal: string | null }>((r) => h.once('exit', r));
     const err = await h.start().then(() => null, (e: { code?: string; message?: string }) => e);
@@ -166,7 +166,7 @@ describe('review: host start-up and supervisor back-off', () => {
     expect((await exit).signal).toBe('SIGKILL');
   });
 
-  it('a host that keeps crashing is restarted with exponential back-off, capped', async () => {
+  it('[FAULT-08] a host that keeps crashing is restarted with exponential back-off, capped', async () => {
     const sup = new Supervisor({ backoffInitialMs: 20, backoffMaxMs: 160, stableAfterMs: 60_000 });
     const delays: Array<number | null> = [];
     const downs: string[] = [];

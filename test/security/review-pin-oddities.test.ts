@@ -107,7 +107,7 @@ describe('review: PIN digits under a hostile card', () => {
     ['huge', 'ascii-ff'],
   ];
   for (const [mode, format] of cases) {
-    it(`${mode} (${format}): the applet learns ok/tries or an error, never a digit`, async () => {
+    it(`[LOG-01] ${mode} (${format}): the applet learns ok/tries or an error, never a digit`, async () => {
       card.mode = mode;
       kernel.terminal.typeKeys(['1', '3', '5', '7', 'OK']);
       const out = (await kernel.call('payment', 'onIntent', [{ from: 't', action: 'x', payload: { format } }], 15_000)) as Record<string, unknown>;
@@ -122,7 +122,7 @@ describe('review: PIN digits under a hostile card', () => {
     });
   }
 
-  it('no digit in the audit or any log', () => {
+  it('[LOG-02] no digit in the audit or any log', () => {
     const files = [join(dataDir, 'audit.log')];
     if (existsSync(join(dataDir, 'logs'))) files.push(...readdirSync(join(dataDir, 'logs')).map((f) => join(dataDir, 'logs', f)));
     // Hashes, timestamps and pids are random hex/digits: look at what entries say, not at them.

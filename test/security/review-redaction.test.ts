@@ -50,7 +50,7 @@ describe('review: redaction of host crash output', () => {
     return logText(logs);
   }
 
-  it('a full PAN and track 2 in crash output are masked', async () => {
+  it('[LOG-03] a full PAN and track 2 in crash output are masked', async () => {
     const text = await hostOutput('full', [`TypeError: bad card ${PAN}`, `    at track ${TRACK2}`, `card 4970 1098 7654 3213 refused`]);
     expect(text).toContain('497010******3213');
     expect(text).not.toContain(PAN);
@@ -59,7 +59,7 @@ describe('review: redaction of host crash output', () => {
     expect(text).not.toMatch(/4970 1098 7654 3213/);
   });
 
-  it('a PAN straddling the 4096-character line cut is still masked', async () => {
+  it('[LOG-04] a PAN straddling the 4096-character line cut is still masked', async () => {
     const line = 'E'.repeat(4096 - 12) + PAN + ' rest of the stack';
     const text = await hostOutput('longline', [line]);
     expect(text).toContain('E'.repeat(100));
@@ -82,14 +82,14 @@ describe('review: redaction of host crash output', () => {
     });
     afterAll(async () => dk.close());
 
-    it('the full PAN and track 2 are masked in host-other.log', () => {
+    it('[LOG-03] the full PAN and track 2 are masked in host-other.log', () => {
       const text = readFileSync(join(dk.dataDir, 'logs', 'host-other.log'), 'utf8');
       expect(text).toContain('497010');
       expect(text).not.toContain(PAN);
       expect(text).not.toContain(PAN.slice(0, 12));
     });
 
-    it('a PAN cut by the host\'s 1024-byte truncation does not leak its middle digits', () => {
+    it('[LOG-04] a PAN cut by the host\'s 1024-byte truncation does not leak its middle digits', () => {
       const text = readFileSync(join(dk.dataDir, 'logs', 'host-payment.log'), 'utf8');
       expect(text).toContain('xxxxxxxx');
       expect(text).not.toContain(PAN.slice(0, 12));

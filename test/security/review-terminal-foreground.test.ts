@@ -56,7 +56,7 @@ describe('review: foreground ownership of the keypad', () => {
   });
   afterAll(async () => dk.close());
 
-  it('keys typed for another domain\'s question never reach a PIN entry left over from a released foreground', async () => {
+  it('[XDOM-10] keys typed for another domain\'s question never reach a PIN entry left over from a released foreground', async () => {
     const t = dk.kernel.terminal;
     const health = call('health', { op: 'stale-pin' });
     // The PIN entry nested under health's own open question is refused: one keypad entry at a time.
@@ -72,7 +72,7 @@ describe('review: foreground ownership of the keypad', () => {
     expect(answer).toEqual({ choice: 0 });
   });
 
-  it('a domain that queues many questions does not starve another domain of the screen', async () => {
+  it('[DOS-15] a domain that queues many questions does not starve another domain of the screen', async () => {
     const t = dk.kernel.terminal;
     const waiting = () => (t as unknown as { waiting: unknown[] }).waiting.length;
     const gate = call('gate', {});
