@@ -22,6 +22,7 @@ import { bundleApplet } from '../../platform/kernel/packages/pack.js';
 import { repoRoot } from '../../platform/kernel/paths.js';
 import { loadCard } from '../../emulator/cards/profiles.js';
 import type { DevApplet } from '../../platform/kernel/kernel.js';
+import type { CardModel } from '../../emulator/cards/card.js';
 import type { Policy } from '../../platform/kernel/policy/types.js';
 import { KEY_DIR } from '../unit/acquirer/emv-terminal.js';
 import { healthApplet, profile, realPolicies, standInPaymentApplet } from '../unit/acquirer/payment-fixtures.js';
@@ -91,7 +92,39 @@ interface Secrets {
   tc: Uint8Array;
 }
 
+/** Wraps a card so that every response it gives is recorded: the raw traffic of one domain's card. */
+function recording(card: CardModel, log: Uint8Array[]): CardModel {
+  return {
+    kind: card.kind,
+    reset: () => card.reset(),
+    process: (apdu) => {
+      const r = card.process(apdu);
+      if (r) log.push(r.slice());
+      return r;
+    },
+    ...(card.processingMs && { processingMs: (apdu: Uint8Array) => card.processingMs!(apdu) }),
+  };
+}
+
+/**
+ * 12-byte windows of a card's response data with enough variety to identify that traffic (runs of
+ * padding or a few repeated bytes are not evidence of anything).
+ */
+function fingerprints(responses: Uint8Array[]): Buffer[] {
+  const out = new Map<string, Buffer>();
+  for (const r of responses) {
+    const data = r.subarray(0, r.length - 2);
+    for (let i = 0; i + 12 <= data.length; i++) {
+      const w = Buffer.from(data.subarray(i, i + 12));
+      if (new Set(w).size >= 6) out.set(w.toString('hex'), w);
+    }
+  }
+  return [...out.values()];
+}
+
 describe('payment confinement: no card data reaches health, no Vitale data reaches payment', () => {
+  const emvTraffic: Uint8Array[] = [];
+  const vitaleTraffic: Uint8Array[] = [];
   let dk: DevKernel;
   let acquirer: AcquirerServer;
   let journalDir: string;
@@ -110,8 +143,8 @@ describe('payment confinement: no card data reaches health, no Vitale data reach
     dk = await bootDev([healthApplet(hp), await paymentApplet(pp)]);
     dk.kernel.transports.set('acquirer', transport);
     await until(() => dk.kernel.handlers.get('payment')?.includes('onIntent') && dk.kernel.handlers.get('sesam-vitale')?.includes('onIntent'), 15_000, 'hosts ready');
-    dk.kernel.insertCard(0, await loadCard('vitale-assure-seul', KEY_DIR));
-    dk.kernel.insertCard(1, await loadCard('emv-online', KEY_DIR));
+    dk.kernel.insertCard(0, recording(await loadCard('vitale-assure-seul', KEY_DIR), vitaleTraffic));
+    dk.kernel.insertCard(1, recording(await loadCard('emv-online', KEY_DIR), emvTraffic));
     await until(() => dk.kernel.broker.cardsFor('sesam-vitale').length > 0 && dk.kernel.broker.cardsFor('payment').length > 0, 10_000, 'cards routed');
 
     // Interleaved: health reads its card while payment runs a charge on the other slot.
@@ -140,6 +173,31 @@ describe('payment confinement: no card data reaches health, no Vitale data reach
   };
   const storeFiles = (domain: string) =>
     ['', '-wal', '-shm'].map((s) => join(dk.dataDir, 'stores', `${domain}.sqlite${s}`)).filter((f) => existsSync(f));
+
+  it('[XDOM-11] no byte string of the bank card\'s responses reaches anything health received or stored, and no Vitale response reaches payment', () => {
+    const emv = fingerprints(emvTraffic);
+    const vitale = fingerprints(vitaleTraffic);
+    expect(emv.length).toBeGreaterThan(50);
+    expect(vitale.length).toBeGreaterThan(50);
+    const healthBytes = [flatten(healthReceived).raw, Buffer.from(flatten(healthReceived).text), ...storeFiles('sesam-vitale').map((f) => readFileSync(f))];
+    for (const hay of healthBytes) {
+      const hexHay = hay.toString('latin1').toUpperCase();
+      for (const w of emv) {
+        expect(hay.includes(w), 'an EMV response window in health data').toBe(false);
+        expect(hexHay.includes(w.toString('hex').toUpperCase()), 'an EMV response window (hex) in health data').toBe(false);
+      }
+    }
+    const paymentBytes = [flatten(paymentSeen).raw, Buffer.from(flatten(paymentSeen).text), ...storeFiles('payment').map((f) => readFileSync(f))];
+    for (const hay of paymentBytes) {
+      const hexHay = hay.toString('latin1').toUpperCase();
+      for (const w of vitale) {
+        expect(hay.includes(w), 'a Vitale response window in payment data').toBe(false);
+        expect(hexHay.includes(w.toString('hex').toUpperCase()), 'a Vitale response window (hex) in payment data').toBe(false);
+      }
+    }
+    // The needles are live: health does hold its own card's traffic.
+    expect(vitale.some((w) => healthBytes.some((hay) => hay.includes(w) || hay.toString('latin1').toUpperCase().includes(w.toString('hex').toUpperCase())))).toBe(true);
+  });
 
   it('the transactions really ran (so the scans below have something to miss)', () => {
     expect(results.map((r) => (r as { result?: { status?: string } }).result?.status)).toEqual(['approved', 'approved', 'declined']);
