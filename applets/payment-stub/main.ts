@@ -1,30 +1,47 @@
 /**
- * Payment applet, first cut: recognises EMV cards routed to the payment domain (SELECT of the PSE)
- * and refuses charge intents until the EMV kernel exists, answering status "error" honestly.
+ * Payment applet: an EMV contact kernel (Books 1–4) for the payment domain.
+ *
+ * - onIntent({ action: 'charge', payload: { amount, currency, reference } }) runs one transaction
+ *   and returns only { status, transactionRef, authCode? } (the policy's result fields).
+ * - main() runs a merchant command left in the store under `command`: { action: 'reversal' } cancels
+ *   the last approved payment, { action: 'batch' } sends the day's total, { action: 'recover' }
+ *   closes transactions a crash interrupted (also done at start); the policy lets other domains
+ *   ask for `charge` only.
+ * Receipts and the journal stay in this domain's store (`tx/<ref>`, `receipt/last`).
  */
-import { buildApdu, parseResponse } from '../../platform/sdk/apdu.js';
-import { fromHex } from '../../platform/sdk/hex.js';
-import type { CardEvent, IntentRequest } from '../../platform/sdk/api.js';
-
-const PSE = fromHex('315041592E5359532E4444463031');
+import type { IntentRequest, Transferable } from '../../platform/sdk/api.js';
+import { batch, recoverInterrupted, reverseLast, type CommandResult } from './commands.js';
+import { screens } from './screens.js';
+import { active, charge, type ChargeResult } from './transaction.js';
 
 async function onStart(): Promise<void> {
-  await platform.ui.show({ title: 'Paiement', lines: ['Prêt'] });
+  await screens.ready();
+  // A restart after a crash: close (and reverse) what was left mid-authorization.
+  await recoverInterrupted();
 }
 
-async function onCardInserted(e: CardEvent): Promise<void> {
-  const lease = await platform.slots.acquire(e.slot, { timeoutMs: 2000 });
-  try {
-    const r = parseResponse(await lease.transmit(buildApdu({ cla: 0x00, ins: 0xa4, p1: 0x04, p2: 0x00, data: PSE, le: 256 })));
-    await platform.ui.show({ title: 'Paiement', lines: [r.sw === 0x9000 || r.sw >> 8 === 0x61 ? 'Carte bancaire détectée' : 'Carte bancaire sans PSE'] });
-  } finally {
-    await lease.release();
-  }
+async function onCardRemoved(e: { slot: number }): Promise<void> {
+  if (active.channel && active.slot === e.slot) active.channel.removed = true;
 }
 
-async function onIntent(req: IntentRequest): Promise<{ status: string; transactionRef: string }> {
-  await platform.log('warn', 'charge intent refused: the EMV transaction is not available in this version', { from: req.from, action: req.action });
-  return { status: 'error', transactionRef: '' };
+async function onIntent(req: IntentRequest): Promise<ChargeResult> {
+  if (req.action !== 'charge') return { status: 'error', transactionRef: '' };
+  return charge(req.payload);
 }
 
-Object.assign(globalThis, { onStart, onCardInserted, onIntent });
+const COMMAND_KEY = 'command';
+
+async function main(): Promise<Transferable> {
+  const cmd = await platform.store.get(COMMAND_KEY);
+  const action = typeof cmd === 'object' && cmd !== null && !Array.isArray(cmd) && !(cmd instanceof Uint8Array) ? cmd.action : undefined;
+  if (action === undefined) return { status: 'idle' };
+  await platform.store.delete(COMMAND_KEY);
+  let r: CommandResult;
+  if (action === 'reversal') r = await reverseLast();
+  else if (action === 'batch') r = await batch();
+  else if (action === 'recover') r = await recoverInterrupted();
+  else r = { status: 'error', reason: 'unknown command' };
+  return r;
+}
+
+Object.assign(globalThis, { onStart, onCardRemoved, onIntent, main });
