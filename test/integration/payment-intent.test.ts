@@ -5,9 +5,9 @@
  * transport. The health side gets { status, transactionRef, authCode? } only; the payment domain
  * held the screen meanwhile; payment cannot ask health for anything.
  *
- * The payment applet is the stand-in of test/unit/acquirer/payment-fixtures.ts (a real EMV flow with
- * raw APDUs) while applets/payment-stub is being rewritten; DI_PAYMENT_APPLET=real bundles the real
- * one with bundleApplet instead.
+ * The payment applet is the real one (applets/payment-stub, bundled as `di applet pack` does);
+ * DI_PAYMENT_APPLET=stand-in runs the raw-APDU stand-in of test/unit/acquirer/payment-fixtures.ts
+ * instead. The reverse-direction probe always uses the stand-in, which carries the probe hook.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,10 +24,10 @@ import type { TerminalView } from '../../platform/kernel/terminal.js';
 import { KEY_DIR, emvCard } from '../unit/acquirer/emv-terminal.js';
 import { healthApplet, realPolicies, standInPaymentApplet } from '../unit/acquirer/payment-fixtures.js';
 
-const REAL = process.env.DI_PAYMENT_APPLET === 'real';
+const REAL = process.env.DI_PAYMENT_APPLET !== 'stand-in';
 
 async function paymentApplet(policy: Policy): Promise<DevApplet> {
-  if (process.env.DI_PAYMENT_APPLET !== 'real') return standInPaymentApplet(policy);
+  if (!REAL) return standInPaymentApplet(policy);
   return { policy, script: await bundleApplet(join(repoRoot(), 'applets', 'payment-stub'), 'main.ts'), filename: 'payment-stub/applet.js' };
 }
 
@@ -102,8 +102,19 @@ describe('payment intent from the health domain', () => {
     expect(REAL ? ['declined', 'error'] : ['declined']).toContain(result.status);
   });
 
-  it.skipIf(REAL)('the reverse is impossible: the payment domain cannot request anything from health (E_POLICY)', async () => {
-    const r = (await dk.kernel.call('payment', 'onIntent', [{ from: 'test', action: 'probe-reverse', payload: {} }], 15_000)) as Record<string, string>;
-    expect(r).toEqual({ charge: 'E_POLICY', 'read-vitale': 'E_POLICY', fse: 'E_POLICY' });
+});
+
+describe('the reverse direction', () => {
+  it('is impossible: the payment domain cannot request anything from health (E_POLICY)', async () => {
+    const { health: hp, payment: pp } = realPolicies(1);
+    // The stand-in payment applet carries a probe that tries every intent towards health.
+    const dk = await bootDev([healthApplet(hp), await standInPaymentApplet(pp)]);
+    try {
+      await until(() => dk.kernel.handlers.get('payment')?.includes('onIntent'), 15_000, 'payment ready');
+      const r = (await dk.kernel.call('payment', 'onIntent', [{ from: 'test', action: 'probe-reverse', payload: {} }], 15_000)) as Record<string, string>;
+      expect(r).toEqual({ charge: 'E_POLICY', 'read-vitale': 'E_POLICY', fse: 'E_POLICY' });
+    } finally {
+      await dk.close();
+    }
   });
 });
