@@ -171,9 +171,21 @@ class BrokerHarness implements Harness {
         // Already revoked (card removed, mute card pulled by the bridge): nothing to release.
       }
     }
+    // A card that left already (a mute card pulled by the bridge) produces no new event; a card
+    // re-routed by the broker after its end-of-lease reset (another ATR) may still be being probed:
+    // wait for the physical removal's event, or for a slot that has stayed empty and quiet.
+    const mark = this.events.length;
     this.removeCard();
     const deadline = Date.now() + this.routeTimeoutMs;
-    while (!this.slotEmpty()) {
+    let quietSince = Date.now();
+    let seen = this.events.length;
+    for (;;) {
+      if (this.events.slice(mark).some((e) => e.slot === 0 && e.type === 'removed')) break;
+      if (this.events.length !== seen) {
+        seen = this.events.length;
+        quietSince = Date.now();
+      }
+      if (this.slotEmpty() && Date.now() - quietSince > 1500) break;
       if (Date.now() > deadline) throw new Error(`${this.path}: slot 0 still holds a card ${this.routeTimeoutMs} ms after removal`);
       await sleep(10);
     }
