@@ -3,8 +3,8 @@
  * total sent to the acquirer (télécollecte). The payment policy only lets other domains ask for
  * `charge`, so these run from `main()` on a command left in the store by the terminal's own UI.
  */
-import { allEntries, lastDebitRef, nextRef, readEntry, writeEntry, type JournalEntry } from './journal.js';
-import { sendBatch, sendReversal } from './online.js';
+import { allEntries, dropClearing, lastDebitRef, loadClearing, nextRef, readEntry, writeEntry, type JournalEntry } from './journal.js';
+import { sendBatch, sendReversal, type OfflineItem } from './online.js';
 import { buildReceipt } from './receipt.js';
 import { screens } from './screens.js';
 import { active } from './transaction.js';
@@ -81,7 +81,13 @@ export async function batch(): Promise<CommandResult> {
     const count = entries.length;
     const total = entries.reduce((s, e) => s + e.amount, 0);
     const refs = entries.map((e) => e.ref);
-    const reply = await sendBatch(date, count, total, refs);
+    const offline: OfflineItem[] = [];
+    for (const e of entries) {
+      if (e.online) continue;
+      const c = await loadClearing(e.ref);
+      if (c) offline.push({ ref: e.ref, ...c });
+    }
+    const reply = await sendBatch(date, count, total, refs, offline);
     if (!reply) {
       await screens.message(['Télécollecte impossible', 'Acquéreur injoignable']);
       return { status: 'error', count, total, dates: outcomes };
@@ -90,6 +96,7 @@ export async function batch(): Promise<CommandResult> {
       for (const e of entries) {
         e.batched = true;
         await writeEntry(e);
+        if (!e.online) await dropClearing(e.ref);
       }
     }
     await platform.store.put(`batch/${date}-${String(await platform.clock.now())}`, { date, count, total, refs, accepted: reply.accepted, acquirerCount: reply.acquirerCount, acquirerTotal: reply.acquirerTotal, differences: reply.differences });

@@ -2,7 +2,8 @@
  * The transaction journal in the domain store: one key per transaction (`tx/<ref>`), written before
  * the authorization leaves and updated after, so an acknowledged payment survives a crash of the
  * applet or the host. Entries hold only what the receipts show (masked PAN), never the PAN, track 2,
- * cryptograms or the PIN.
+ * cryptograms or the PIN; an offline approval's clearing record (PAN, TC) is kept apart under
+ * `clearing/<ref>` until the batch hands it to the acquirer, then deleted.
  */
 import type { Transferable } from '../../platform/sdk/api.js';
 import { TERMINAL_ID } from './terminal.js';
@@ -86,4 +87,34 @@ export async function allEntries(): Promise<JournalEntry[]> {
     if (e) out.push(e);
   }
   return out;
+}
+
+/** What the acquirer needs to settle an offline approval: the TC and the data it was computed over. */
+export interface ClearingRecord {
+  amount: number;
+  pan: string;
+  psn: number;
+  atc: Uint8Array;
+  tc: Uint8Array;
+  acInput: Uint8Array;
+}
+
+const CLEARING_PREFIX = 'clearing/';
+
+export async function saveClearing(ref: string, r: ClearingRecord): Promise<void> {
+  await platform.store.put(CLEARING_PREFIX + ref, { ...r });
+}
+
+export async function loadClearing(ref: string): Promise<ClearingRecord | null> {
+  const v = await platform.store.get(CLEARING_PREFIX + ref);
+  if (v === null || typeof v !== 'object' || Array.isArray(v) || v instanceof Uint8Array) return null;
+  const o = v as { [k: string]: Transferable };
+  if (typeof o.amount !== 'number' || typeof o.pan !== 'string' || typeof o.psn !== 'number') return null;
+  if (!(o.atc instanceof Uint8Array) || !(o.tc instanceof Uint8Array) || !(o.acInput instanceof Uint8Array)) return null;
+  return { amount: o.amount, pan: o.pan, psn: o.psn, atc: o.atc, tc: o.tc, acInput: o.acInput };
+}
+
+/** Once the acquirer has the offline approval, the terminal keeps no card data for it. */
+export async function dropClearing(ref: string): Promise<void> {
+  await platform.store.delete(CLEARING_PREFIX + ref);
 }

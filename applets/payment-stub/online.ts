@@ -136,8 +136,19 @@ export interface BatchReply {
   differences: string[];
 }
 
-export async function sendBatch(date: string, count: number, total: number, refs: string[]): Promise<BatchReply | null> {
-  const reply = await send({ type: 'batch', terminalId: TERMINAL_ID, date, count, total, refs });
+/** An offline approval handed over at the batch, so the acquirer can check its TC and settle it. */
+export interface OfflineItem {
+  ref: string;
+  amount: number;
+  pan: string;
+  psn: number;
+  atc: Uint8Array;
+  tc: Uint8Array;
+  acInput: Uint8Array;
+}
+
+export async function sendBatch(date: string, count: number, total: number, refs: string[], offline: OfflineItem[] = []): Promise<BatchReply | null> {
+  const reply = await send({ type: 'batch', terminalId: TERMINAL_ID, date, count, total, refs, offline: offline.map((o) => ({ ...o })) });
   if (!reply || reply.type !== 'batch' || typeof reply.accepted !== 'boolean') return null;
   const differences = Array.isArray(reply.differences) ? reply.differences.filter((d): d is string => typeof d === 'string').slice(0, 100) : [];
   return {

@@ -10,6 +10,7 @@ import { CardChannel } from './card.js';
 import type { Tx } from './context.js';
 import { cardholderVerification } from './cvm.js';
 import { errorCode, TxError } from './errors.js';
+import { saveClearing } from './journal.js';
 import { acMacInput, defaultActionAnalysis, firstGenerateAc, secondGenerateAc, terminalActionAnalysis, type AcResponse } from './generate-ac.js';
 import { checkMandatory, getProcessingOptions, parseAfl, readRecords } from './gpo-records.js';
 import { nextRef, writeEntry, type JournalEntry, type TxStatus } from './journal.js';
@@ -211,7 +212,12 @@ async function runEmv(tx: Tx, entry: JournalEntry, state: RunState): Promise<Cha
   const first = await firstGenerateAc(tx, decision);
   entry.cryptogramType = first.type;
 
-  if (first.type === 'TC') return complete(tx, entry, 'approved', undefined, false);
+  if (first.type === 'TC') {
+    // An offline approval is settled at the batch: the clearing record (PAN and TC, which never leave
+    // this domain except to the acquirer) is kept until the acquirer has accepted it.
+    await saveClearing(entry.ref, { amount: tx.amount, pan, psn, atc: first.atc, tc: first.cryptogram, acInput: acMacInput(first, aip) });
+    return complete(tx, entry, 'approved', undefined, false);
+  }
   if (first.type === 'AAC') return complete(tx, entry, 'declined', declineReason(tx, first), false);
 
   // ARQC: online authorization. The journal says so before the message leaves.

@@ -49,6 +49,8 @@ export interface BatchEntry {
   acquirerTotal: number;
   accepted: boolean;
   differences: string[];
+  /** The refs an accepted batch settled: they are collected and belong to no later batch. */
+  refs?: string[];
 }
 
 export interface CaKeysEntry {
@@ -129,9 +131,13 @@ export class Journal {
   }
 
   /** Approved, not reversed authorisations of one terminal and transaction date. */
+  /** Approved, not reversed, not yet collected by an accepted batch. */
   settled(terminalId: string, date: string): AuthorizationEntry[] {
+    const collected = new Set<string>();
+    for (const e of this.entries) if (e.kind === 'batch' && e.accepted && e.terminalId === terminalId) for (const r of e.refs ?? []) collected.add(r);
     return this.entries.filter(
-      (e): e is AuthorizationEntry => e.kind === 'authorization' && e.terminalId === terminalId && e.date === date && e.responseCode === '00' && !this.reversalOf(e.ref),
+      (e): e is AuthorizationEntry =>
+        e.kind === 'authorization' && e.terminalId === terminalId && e.date === date && e.responseCode === '00' && !this.reversalOf(e.ref) && !collected.has(e.ref),
     );
   }
 

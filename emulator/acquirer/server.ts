@@ -318,10 +318,49 @@ export class Acquirer {
       if (typeof x !== 'string' || !REF.test(x)) throw new BadRequest(`refs/${i} is not a ref`);
       return x;
     });
+    const differences: string[] = [];
+    // Offline approvals (TC) reach the acquirer only now: each one's TC must verify over the data it
+    // claims (ATC and amount included) before it is settled like an approved authorization.
+    const offlineRaw = o.offline ?? [];
+    if (!Array.isArray(offlineRaw) || offlineRaw.length > MAX_BATCH_REFS) throw new BadRequest(`offline must be an array of at most ${MAX_BATCH_REFS} items`);
+    offlineRaw.forEach((x, i) => {
+      if (x === null || typeof x !== 'object' || Array.isArray(x) || x instanceof Uint8Array) throw new BadRequest(`offline/${i} must be an object`);
+      const item = x as Obj;
+      const r: AuthorizeRequest = {
+        ref: refField(item, 'ref'),
+        terminalId,
+        amount: intField(item, 'amount', 1, Number.MAX_SAFE_INTEGER),
+        date,
+        pan: panField(item),
+        psn: intField(item, 'psn', 0, 99),
+        atc: bytesField(item, 'atc', 2),
+        arqc: bytesField(item, 'tc', 8),
+        acInput: bytesField(item, 'acInput', 8, 1024),
+        cvmResults: new Uint8Array(3),
+        tvr: new Uint8Array(5),
+      };
+      if (this.journal.authorization(r.ref)) return; // already settled by an earlier batch
+      if (!inputMatches(r) || !this.arqcVerifies(r)) {
+        differences.push(`${r.ref}: offline TC does not verify`);
+        return;
+      }
+      this.journal.append({
+        kind: 'authorization',
+        ref: r.ref,
+        terminalId,
+        panMasked: maskPan(r.pan),
+        amount: r.amount,
+        currency: 978,
+        date,
+        atc: Buffer.from(r.atc).toString('hex').toUpperCase(),
+        arqcFingerprint: fingerprint(r.arqc),
+        responseCode: '00',
+        reason: 'offline approval (TC verified at the batch)',
+      });
+    });
     const settled = this.journal.settled(terminalId, date);
     const mine = new Set(settled.map((e) => e.ref));
     const theirs = new Set<string>();
-    const differences: string[] = [];
     for (const ref of refs) {
       if (theirs.has(ref)) {
         differences.push(`${ref}: listed twice`);
@@ -341,7 +380,7 @@ export class Acquirer {
     if (count !== acquirerCount) differences.push(`count: terminal ${count}, acquirer ${acquirerCount}`);
     if (total !== acquirerTotal) differences.push(`total: terminal ${total}, acquirer ${acquirerTotal}`);
     const accepted = differences.length === 0;
-    this.journal.append({ kind: 'batch', terminalId, date, count, total, acquirerCount, acquirerTotal, accepted, differences });
+    this.journal.append({ kind: 'batch', terminalId, date, count, total, acquirerCount, acquirerTotal, accepted, differences, ...(accepted ? { refs } : {}) });
     return { type: 'batch', accepted, acquirerCount, acquirerTotal, differences };
   }
 }

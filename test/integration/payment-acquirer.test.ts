@@ -97,14 +97,30 @@ describe('payment applet against the acquirer emulator', () => {
     expect(r).toMatchObject({ status: 'accepted', count: 2, total: 35_000, differences: [] });
   });
 
-  it('an offline approval (TC) is unknown to the acquirer: the batch reports it (protocol gap, see docs/payment.md)', async () => {
+  it('an offline approval (TC) is settled at the batch: the acquirer checks its TC, the terminal then drops the clearing record', async () => {
     const r = await charge('emv-approuve-offline', 2_500);
     expect(r.status).toBe('approved');
     expect(entry(r.transactionRef)).toMatchObject({ online: false });
+    expect(dk.kernel.store('payment').get(`clearing/${r.transactionRef}`)).toMatchObject({ amount: 2_500 });
+    dk.kernel.store('payment').put('command', { action: 'batch' });
+    const b = (await dk.kernel.call('payment', 'main')) as { status: string; count: number; total: number; differences: string[] };
+    expect(b).toMatchObject({ status: 'accepted', count: 1, total: 2_500, differences: [] });
+    expect(entry(r.transactionRef).batched).toBe(true);
+    expect(auths().at(-1)).toMatchObject({ ref: r.transactionRef, responseCode: '00', reason: expect.stringMatching(/offline approval/) });
+    expect(dk.kernel.store('payment').get(`clearing/${r.transactionRef}`)).toBeUndefined();
+  });
+
+  it('a forged offline TC is not settled: the batch names it', async () => {
+    const r = await charge('emv-approuve-offline', 3_100);
+    const key = `clearing/${r.transactionRef}`;
+    const c = dk.kernel.store('payment').get(key) as { tc: Uint8Array };
+    const tc = Uint8Array.from(c.tc);
+    tc[0] = (tc[0] as number) ^ 0xff;
+    dk.kernel.store('payment').put(key, { ...(c as object), tc } as never);
     dk.kernel.store('payment').put('command', { action: 'batch' });
     const b = (await dk.kernel.call('payment', 'main')) as { status: string; differences: string[] };
     expect(b.status).toBe('refused');
-    expect(b.differences.join(' ')).toContain(r.transactionRef);
-    expect(entry(r.transactionRef).batched).toBeUndefined();
+    expect(b.differences).toContain(`${r.transactionRef}: offline TC does not verify`);
+    expect(auths().some((e) => e.ref === r.transactionRef)).toBe(false);
   });
 });

@@ -243,7 +243,8 @@ describe('payment confinement: no card data reaches health, no Vitale data reach
     expect(sources.length).toBeGreaterThan(3);
 
     for (const s of sources) {
-      const upper = s.text.toUpperCase();
+      // The audit chain's own SHA-256 hex can look like anything: scan its content without prev/hash.
+      const upper = (s.audit ? (s.plain ?? s.text) : s.text).toUpperCase();
       for (const pan of ALL_EMV_PANS) {
         expect(s.text, `${s.name}: PAN`).not.toContain(pan);
         expect(s.raw.includes(Buffer.from(pan.length % 2 ? `${pan}F` : pan, 'hex')), `${s.name}: BCD PAN`).toBe(false);

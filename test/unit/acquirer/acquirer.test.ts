@@ -164,9 +164,6 @@ describe('acquirer emulator', () => {
     const otherDay = runToArqc(card, { amount: 100, date: '260221' });
     for (const [s, r] of [[a, 'B-1'], [b, 'B-2'], [c, 'B-3'], [declined, 'B-4'], [otherDay, 'B-5']] as const) await send(authorizeMessage(s, r, term));
     expect(await send({ type: 'reversal', ref: 'B-3R', originalRef: 'B-3', amount: 700 })).toMatchObject({ accepted: true });
-    expect(await send({ type: 'batch', ...term, ...day, count: 2, total: 3500, refs: ['B-1', 'B-2'] })).toEqual({
-      type: 'batch', accepted: true, acquirerCount: 2, acquirerTotal: 3500, differences: [],
-    });
     const bad = await send({ type: 'batch', ...term, ...day, count: 4, total: 4300, refs: ['B-1', 'B-3', 'B-4', 'B-X', 'B-1'] });
     expect(bad).toMatchObject({ type: 'batch', accepted: false, acquirerCount: 2, acquirerTotal: 3500 });
     expect(bad.differences).toEqual([
@@ -178,6 +175,13 @@ describe('acquirer emulator', () => {
       'count: terminal 4, acquirer 2',
       'total: terminal 4300, acquirer 3500',
     ]);
+    expect(await send({ type: 'batch', ...term, ...day, count: 2, total: 3500, refs: ['B-1', 'B-2'] })).toEqual({
+      type: 'batch', accepted: true, acquirerCount: 2, acquirerTotal: 3500, differences: [],
+    });
+    // Collected by the accepted batch: a later batch of the same day starts from zero.
+    expect(await send({ type: 'batch', ...term, ...day, count: 0, total: 0, refs: [] })).toEqual({
+      type: 'batch', accepted: true, acquirerCount: 0, acquirerTotal: 0, differences: [],
+    });
   });
 
   it('ca-keys: the emulator test CA under the three RIDs, with checksums a terminal can recompute', async () => {
