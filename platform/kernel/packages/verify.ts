@@ -195,27 +195,36 @@ export async function verifyPackage(packageDir: string, options: VerifyOptions):
   const manifestBytes = readPackageFile(packageDir, PACKAGE_FILES.manifest, 'E_MISSING_FILE');
   const signatureBytes = readPackageFile(packageDir, PACKAGE_FILES.signature, 'E_UNSIGNED');
 
-  const signedData = parseSignedData(packageDir, signatureBytes);
-  const signerCert = findSignerCertificate(signedData);
-  if (!signerCert) {
-    throw new PackageError('E_SIGNATURE_FORMAT', packageDir, `${PACKAGE_FILES.signature} does not include the certificate its signer names`);
-  }
-  let verified: boolean;
+  // Anything pkijs/asn1js throws on a structure that parsed but holds nonsense (a mutated
+  // certificate field, a string that cannot be converted) is a malformed signature, not a crash.
+  let signerSubject: string;
   try {
-    const r = await signedData.verify({ signer: 0, data: toArrayBuffer(manifestBytes), checkChain: false, extendedMode: true }, cryptoEngine());
-    verified = r.signatureVerified === true;
-  } catch {
-    // pkijs reports a digest mismatch (the usual case of an edited manifest) by throwing.
-    verified = false;
+    const signedData = parseSignedData(packageDir, signatureBytes);
+    const signerCert = findSignerCertificate(signedData);
+    if (!signerCert) {
+      throw new PackageError('E_SIGNATURE_FORMAT', packageDir, `${PACKAGE_FILES.signature} does not include the certificate its signer names`);
+    }
+    let verified: boolean;
+    try {
+      const r = await signedData.verify({ signer: 0, data: toArrayBuffer(manifestBytes), checkChain: false, extendedMode: true }, cryptoEngine());
+      verified = r.signatureVerified === true;
+    } catch {
+      // pkijs reports a digest mismatch (the usual case of an edited manifest) by throwing.
+      verified = false;
+    }
+    if (!verified) {
+      throw new PackageError(
+        'E_BAD_SIGNATURE',
+        packageDir,
+        `${PACKAGE_FILES.signature} does not verify over ${PACKAGE_FILES.manifest}: the manifest was changed after signing, or the signature was made over other content`,
+      );
+    }
+    await checkChain(packageDir, signerCert, signedData, options.trustAnchors, now);
+    signerSubject = subjectString(signerCert);
+  } catch (err) {
+    if (err instanceof PackageError) throw err;
+    throw new PackageError('E_SIGNATURE_FORMAT', packageDir, `${PACKAGE_FILES.signature} is malformed: ${err instanceof Error ? err.message : String(err)}`);
   }
-  if (!verified) {
-    throw new PackageError(
-      'E_BAD_SIGNATURE',
-      packageDir,
-      `${PACKAGE_FILES.signature} does not verify over ${PACKAGE_FILES.manifest}: the manifest was changed after signing, or the signature was made over other content`,
-    );
-  }
-  await checkChain(packageDir, signerCert, signedData, options.trustAnchors, now);
 
   let manifestJson: unknown;
   try {
@@ -269,6 +278,6 @@ export async function verifyPackage(packageDir: string, options: VerifyOptions):
     script,
     policy,
     policyBytes,
-    signerSubject: subjectString(signerCert),
+    signerSubject,
   };
 }
