@@ -31,7 +31,8 @@ export function renderView(v: TerminalView): string {
   return out.join('\n');
 }
 
-export function runConsole(kernel: Kernel, input: NodeJS.ReadableStream, output: NodeJS.WritableStream): Promise<void> {
+/** Resolves 'quit' when the operator typed quit, 'eof' when the input ended. */
+export function runConsole(kernel: Kernel, input: NodeJS.ReadableStream, output: NodeJS.WritableStream): Promise<'quit' | 'eof'> {
   const say = (s: string) => output.write(s + '\n');
   kernel.terminal.on('view', (v) => say(renderView(v)));
   kernel.audit.onAppend((e) => {
@@ -43,8 +44,9 @@ export function runConsole(kernel: Kernel, input: NodeJS.ReadableStream, output:
   say(renderView(kernel.terminal.current()));
   say(HELP);
   const rl = createInterface({ input, terminal: false });
+  let quit = false;
   return new Promise((resolve) => {
-    rl.on('close', resolve);
+    rl.on('close', () => resolve(quit ? 'quit' : 'eof'));
     rl.on('line', (raw) => {
       const [cmd, ...args] = raw.trim().split(/\s+/);
       try {
@@ -76,6 +78,7 @@ export function runConsole(kernel: Kernel, input: NodeJS.ReadableStream, output:
           }
           case 'quit':
           case 'exit':
+            quit = true;
             rl.close();
             return;
           default:

@@ -37,9 +37,11 @@ export function registerStartCommand(program: Command, ctx: { dataDir: () => str
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);
-        // Without a console (stdin closed, e.g. under a service manager) the terminal keeps running.
-        if (process.stdin.isTTY) runConsole(kernel, process.stdin, process.stdout).then(resolve);
-        else runConsole(kernel, process.stdin, process.stdout).then(() => undefined);
+        // "quit" stops the terminal; the end of a non-interactive input (a service manager's
+        // closed stdin) does not.
+        runConsole(kernel, process.stdin, process.stdout).then((how) => {
+          if (how === 'quit' || process.stdin.isTTY) resolve();
+        });
       });
       await kernel.shutdown();
       await acquirer?.close();
