@@ -14,10 +14,14 @@ const program = new Command();
 program
   .name('di')
   .description('Dispositif Intégré multi-application: kernel, emulator and tools')
-  .option('--data-dir <dir>', 'data directory for audit, stores, keys, packages', '.di-data');
+  .option('--data-dir <dir>', 'data directory for audit, stores, keys, packages (default ./.di-data)');
 
-const dataDir = () => resolve(program.opts<{ dataDir: string }>().dataDir);
-registerStartCommand(program, { dataDir });
+const dataDirOption = (): string | undefined => {
+  const d = program.opts<{ dataDir?: string }>().dataDir;
+  return d === undefined ? undefined : resolve(d);
+};
+const dataDir = () => dataDirOption() ?? resolve('.di-data');
+registerStartCommand(program, { dataDirOption });
 registerEvalCommand(program);
 registerBenchCommand(program);
 registerAppletCommands(program, { dataDir, trustAnchors: () => [] });

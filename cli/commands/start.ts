@@ -7,26 +7,32 @@ import { startAcquirer } from '../../emulator/acquirer/server.js';
 import { emulatorKeyDir } from '../../emulator/cards/profiles.js';
 import { join } from 'node:path';
 
-export function registerStartCommand(program: Command, ctx: { dataDir: () => string }): void {
+/** `dataDirOption` is the global --data-dir when given: it wins over a config file's dataDir, which wins over the default. */
+export function registerStartCommand(program: Command, ctx: { dataDirOption: () => string | undefined }): void {
   program
     .command('start')
     .description('boot the emulated terminal (kernel, slot broker, one host per domain) and keep it running')
     .option('--config <file>', 'kernel configuration JSON (overrides embedded defaults)')
     .option('--once', 'boot, print the status and stop (smoke test)')
     .action(async (o: { config?: string; once?: boolean }) => {
-      const config = loadConfig(o.config, { dataDir: ctx.dataDir() });
-      // The emulated back ends run beside the kernel as servers on loopback, reached only through its transports.
-      const acquirer = await startAcquirer({ port: 8583, keyDir: emulatorKeyDir(), journalPath: join(config.dataDir, 'acquirer', 'journal.jsonl') }).catch((e: Error) => {
-        console.log(`  acquirer emulator not started: ${e.message}`);
-        return null;
-      });
+      const given = ctx.dataDirOption();
+      const config = loadConfig(o.config, given !== undefined ? { dataDir: given } : {});
       const kernel = await Kernel.boot({ config });
+      // The emulated acquirer runs beside the kernel on loopback, at the endpoint the payment policy
+      // names, reached only through the kernel's transport.
+      const endpoint = [...kernel.policies.values()].flatMap((p) => p.network.endpoints).find((e) => e.kind === 'acquirer');
+      const acquirer = endpoint
+        ? await startAcquirer({ port: endpoint.port, host: endpoint.host, keyDir: emulatorKeyDir(), journalPath: join(config.dataDir, 'acquirer', 'journal.jsonl') }).catch((e: Error) => {
+            console.log(`  acquirer emulator not started: ${e.message}`);
+            return null;
+          })
+        : null;
       const st = kernel.status();
       console.log(`Dispositif Intégré: kernel up (data ${config.dataDir})`);
       for (const d of st.domains) console.log(`  domain ${d.domain.padEnd(16)} ${d.state} (pid ${d.pid ?? '-'})`);
       for (const r of st.refused) console.log(`  REFUSED ${r.source}: ${r.reason}`);
       console.log(`  reader: ${config.reader.driver}, ${config.reader.driver === 'emulated' ? kernel.reader.slotCount : config.reader.pcscReaders.length || 'all'} slots`);
-      if (acquirer) console.log(`  acquirer emulator on 127.0.0.1:${acquirer.port}`);
+      if (acquirer && endpoint) console.log(`  acquirer emulator on ${endpoint.host}:${acquirer.port}`);
       if (o.once) {
         await kernel.shutdown();
         await acquirer?.close();

@@ -75,6 +75,7 @@ function overlay(base: Plain, patch: unknown, file: string, path: string): Plain
 
 export function loadConfig(file?: string, overrides: Partial<KernelConfig> = {}): KernelConfig {
   let cfg = defaultConfig(overrides.dataDir);
+  let filePackageDir = false;
   // packageDir follows the data dir unless the file says otherwise.
   if (file) {
     let json: unknown;
@@ -84,6 +85,16 @@ export function loadConfig(file?: string, overrides: Partial<KernelConfig> = {})
       throw new ConfigError(file, '/', `not readable JSON (${(e as Error).message})`);
     }
     cfg = overlay(cfg as unknown as Plain, json, file, '') as unknown as KernelConfig;
+    // A data dir set in the file carries its packages along, unless the file places them elsewhere.
+    const set = json as { dataDir?: unknown; packageDir?: unknown };
+    filePackageDir = typeof set.packageDir === 'string';
+    if (typeof set.dataDir === 'string') {
+      cfg.dataDir = resolve(set.dataDir);
+      if (typeof set.packageDir !== 'string') cfg.packageDir = resolve(cfg.dataDir, 'packages');
+    }
+  }
+  if (overrides.dataDir !== undefined && overrides.packageDir === undefined && !filePackageDir) {
+    overrides = { ...overrides, packageDir: resolve(overrides.dataDir, 'packages') };
   }
   cfg = { ...cfg, ...overrides };
   if (cfg.reader.slots < 1 || cfg.reader.slots > 8) throw new ConfigError(file ?? '(defaults)', '/reader/slots', 'must be 1..8');
