@@ -440,8 +440,10 @@ export class HostRuntime {
   private settle(gen: Generation, localId: number, outcome: SettleOutcome): void {
     const sandbox = gen.sandbox;
     if (gen.dead || sandbox === undefined) return;
-    sandbox.settle(localId, outcome).catch((err: unknown) => {
+    try {
+      sandbox.settle(localId, outcome);
+    } catch (err) {
       if (!this.isolateFailed(gen, err)) this.io.log(`host: settling a platform call failed: ${errorMessage(err)}`);
-    });
+    }
   }
 }

@@ -146,12 +146,21 @@ export class Sandbox {
     return toCallOutcome(out);
   }
 
-  /** Resolves or rejects the shim's pending platform call `localId`. */
-  settle(localId: number, outcome: SettleOutcome): Promise<void> {
+  /**
+   * Resolves or rejects the shim's pending platform call `localId`. Fire-and-forget (applyIgnored):
+   * the shim's settle() catches everything itself and returns nothing, so waiting for its completion
+   * only cost the host a second wake-up from the isolate's thread per platform call. An isolate that
+   * dies meanwhile (memory limit) is caught by the watchdog's isDead() check, as any other death
+   * between calls; a disposed isolate drops the task. Throws synchronously if the isolate is already
+   * gone or the arguments cannot be copied.
+   */
+  settle(localId: number, outcome: SettleOutcome): void {
+    // Each argument is copied into the isolate on its own: a success leaves out the error's code and
+    // message (the shim's settle() reads them only when ok is false).
     const args: [string, ...unknown[]] = outcome.ok
-      ? ['settle', localId, true, outcome.value !== undefined, outcome.value ?? null, null, null]
+      ? ['settle', localId, true, outcome.value !== undefined, outcome.value ?? null]
       : ['settle', localId, false, false, null, outcome.code, outcome.message];
-    return this.track(this.ctl.apply(undefined, args, { arguments: { copy: true } })).then(() => undefined);
+    this.ctl.applyIgnored(undefined, args, { arguments: { copy: true } });
   }
 
   private track<T>(p: Promise<T>): Promise<T> {

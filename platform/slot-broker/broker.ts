@@ -293,7 +293,7 @@ class Broker implements SlotBroker {
             maxAssembledBytes: this.options.maxResponseBytes,
             maxCardDataBytes: route.maxResponseBytes,
           },
-          send: (bytes) => this.driverCall(slot, `command INS ${byteHex(bytes[1] ?? 0)}`, () => this.driver.transmit(slot, bytes), true),
+          send: (bytes) => this.driverCall(slot, () => `command INS ${byteHex(bytes[1] ?? 0)}`, () => this.driver.transmit(slot, bytes), true),
         });
         // Only the holder gets responses: not a lease revoked, nor a card swapped, while this was in flight.
         this.checkStillHeld(lease, generation);
@@ -310,7 +310,7 @@ class Broker implements SlotBroker {
    */
   private async driverCall(
     slot: number,
-    what: string,
+    whatOf: string | (() => string),
     call: () => Promise<Uint8Array>,
     recover: boolean,
   ): Promise<Uint8Array> {
@@ -318,6 +318,7 @@ class Broker implements SlotBroker {
     try {
       result = await call();
     } catch (e) {
+      const what = typeof whatOf === 'string' ? whatOf : whatOf();
       const code = e instanceof DriverError ? e.code : 'E_IO';
       const detail = e instanceof Error ? e.message : String(e);
       if (code === 'E_NO_CARD' || code === 'E_CARD_REMOVED') {
@@ -337,6 +338,7 @@ class Broker implements SlotBroker {
       throw new BrokerError('E_CARD', `slot ${slot}: ${what}: ${why}; ${recovered}`);
     }
     if (!(result instanceof Uint8Array)) {
+      const what = typeof whatOf === 'string' ? whatOf : whatOf();
       throw new BrokerError('E_CARD', `slot ${slot}: ${what}: driver "${this.driver.name}" returned no byte array`);
     }
     return result;

@@ -200,12 +200,32 @@ export class LeaseTable {
     return rec;
   }
 
+  /**
+   * Restarts the idle clock, or stops it while a use is in flight. One timer per lease, restarted in
+   * place (refresh) rather than cleared and re-created twice per APDU; while a use is in flight the
+   * timer may keep running, but onIdle() ignores it firing then and the use's endUse() restarts it,
+   * so the lease still expires exactly `idleTimeoutMs` after its last use ended.
+   */
   private armIdle(rec: LeaseRecord): void {
-    if (rec.idleTimer !== null) clearTimeout(rec.idleTimer);
-    rec.idleTimer = null;
-    if (!rec.active || rec.inFlight > 0) return;
-    rec.idleTimer = setTimeout(() => this.expire(rec), this.opts.idleTimeoutMs);
+    if (!rec.active) {
+      if (rec.idleTimer !== null) clearTimeout(rec.idleTimer);
+      rec.idleTimer = null;
+      return;
+    }
+    if (rec.inFlight > 0) return;
+    if (rec.idleTimer !== null) {
+      rec.idleTimer.refresh();
+      return;
+    }
+    rec.idleTimer = setTimeout(() => this.onIdle(rec), this.opts.idleTimeoutMs);
     rec.idleTimer.unref?.();
+  }
+
+  private onIdle(rec: LeaseRecord): void {
+    // Fired while a use was in flight: that use's endUse() arms a fresh idle period.
+    rec.idleTimer = null;
+    if (rec.inFlight > 0) return;
+    this.expire(rec);
   }
 
   private expire(rec: LeaseRecord): void {

@@ -39,8 +39,9 @@ export async function exchange(
   ctx: ExchangeContext,
 ): Promise<Uint8Array> {
   const { slot, cardClass, limits, buffers } = ctx;
-  const what = `CLA ${byteHex(parsed.cla)} INS ${byteHex(parsed.ins)}`;
-  const fail = (msg: string): BrokerError => new BrokerError('E_CARD', `card in slot ${slot} (class "${cardClass}"), ${what}: ${msg}`);
+  // Error text is built only on failure: this runs for every APDU.
+  const fail = (msg: string): BrokerError =>
+    new BrokerError('E_CARD', `card in slot ${slot} (class "${cardClass}"), CLA ${byteHex(parsed.cla)} INS ${byteHex(parsed.ins)}: ${msg}`);
 
   const chunks: Uint8Array[] = [];
   let dataBytes = 0;

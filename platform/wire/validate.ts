@@ -117,13 +117,31 @@ function checkWire(x: unknown, path: string, depth: number, budget: Budget): voi
     for (let i = 0; i < x.length; i++) {
       const desc = Reflect.getOwnPropertyDescriptor(x, i);
       if (desc === undefined || !('value' in desc)) fail(`${path}[${i}]`, 'hole or accessor in array');
-      checkWire(desc.value, `${path}[${i}]`, depth + 1, budget);
+      checkChild(desc.value, path, i, depth + 1, budget);
     }
     return;
   }
   if (!isPlainObject(x)) fail(path, 'expected a plain object, array, Uint8Array or primitive');
   const props = ownData(x, path);
-  for (const key of Object.keys(props)) checkWire(props[key], child(path, key), depth + 1, budget);
+  for (const key of Object.keys(props)) checkChild(props[key], path, key, depth + 1, budget);
+}
+
+/**
+ * checkWire for one element or property. Leaves (the usual case: a token string, an APDU) are checked
+ * here without building their path, which is only needed to name a failure; anything else gets the
+ * full check with its path. Same rules as checkWire, same messages.
+ */
+function checkChild(v: unknown, path: string, key: string | number, depth: number, budget: Budget): void {
+  const t = typeof v;
+  if (
+    budget.nodes < MAX_WIRE_NODES &&
+    depth <= MAX_WIRE_DEPTH &&
+    (t === 'string' || t === 'number' || t === 'boolean' || v === null || isBytes(v))
+  ) {
+    budget.nodes++;
+    return;
+  }
+  checkWire(v, typeof key === 'number' ? `${path}[${key}]` : child(path, key), depth, budget);
 }
 
 /** Checks one WireValue tree (depth <= 32, <= 10 000 values, plain data only). */
