@@ -132,7 +132,7 @@ export const CATALOGUE: Attack[] = [
   { id: 'XDOM-10', family: 'confidentiality', test: 'test/security/review-terminal-foreground.test.ts', anchor: `${PCI}; DESIGN §4 (one foreground domain owns the keypad)`,
     attack: 'nest a PIN entry inside one\'s own question so that keys typed for another domain land in one\'s PIN buffer',
     expected: 'the nested PIN entry is refused (E_UI); the other domain\'s answer goes to it' },
-  { id: 'XDOM-11', family: 'confidentiality', test: 'test/security/payment-confinement.test.ts', optional: true, wholeFile: true, anchor: `${PCI}; ${JCF}`,
+  { id: 'XDOM-11', family: 'confidentiality', test: 'test/security/payment-confinement.test.ts', wholeFile: true, anchor: `${PCI}; ${JCF}`,
     attack: 'health and payment transactions interleaved on two slots; look for bank-card response bytes in anything delivered to health (and the reverse), and for PANs/PINs in every log, audit, store and crash file',
     expected: 'no byte string crosses; no Luhn-valid PAN or PIN used anywhere on disk' },
 
