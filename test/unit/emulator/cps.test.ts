@@ -3,7 +3,6 @@
  * node:crypto and openssl against the emulator's certificate chain, the profiles and their schema.
  * Keys come from the checkout's emulator key cache, so a warm run generates no RSA key.
  */
-import { execFileSync } from 'node:child_process';
 import { X509Certificate, constants, createHash, publicDecrypt, verify } from 'node:crypto';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +10,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../../platform/kernel/paths.js';
+import { assertOpenssl, openssl } from '../../support/openssl.js';
 import { fromHex, toHex } from '../../../platform/sdk/hex.js';
 import { findTag, parseTlv } from '../../../platform/sdk/tlv.js';
 import { parseAtr } from '../../../emulator/cards/framework/atr.js';
@@ -35,31 +35,6 @@ import { asciiHex, send } from './helpers.js';
 const sharedKeyDir = process.env.DI_EMULATOR_KEYS ?? join(repoRoot(), '.di-data', 'emulator-keys');
 const PROFILES = ['cps-medecin-generaliste', 'cps-infirmiere', 'cps-kine', 'cps-remplacant', 'cps-pin-bloque', 'cps-certificat-expire'] as const;
 
-const hasOpenssl = (() => {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-if (!hasOpenssl) {
-  console.warn('SKIPPED: openssl checks of CPS signatures and chains (no openssl binary on PATH; DI_REQUIRE_SYSTEM_DEPS=1 makes this a failure)');
-}
-describe.runIf(!hasOpenssl && process.env.DI_REQUIRE_SYSTEM_DEPS === '1')('system dependencies (CPS)', () => {
-  it('openssl is installed (required by DI_REQUIRE_SYSTEM_DEPS)', () => {
-    expect(hasOpenssl, 'openssl missing: install it (apt-get install openssl)').toBe(true);
-  });
-});
-
-function openssl(args: string[]): { ok: boolean; out: string } {
-  try {
-    return { ok: true, out: execFileSync('openssl', args, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' }) };
-  } catch (err) {
-    const e = err as { stdout?: string; stderr?: string };
-    return { ok: false, out: `${e.stdout ?? ''}${e.stderr ?? ''}` };
-  }
-}
 
 function profileFile(name: string): string {
   return join(profilesDir(), `${name}.json`);
@@ -606,7 +581,8 @@ describe('profiles', () => {
   });
 });
 
-describe.skipIf(!hasOpenssl)('openssl agrees', () => {
+describe('openssl agrees', () => {
+  beforeAll(() => assertOpenssl());
   it('verifies the CPS certificates through AC PROFESSIONNELS DE SANTE TEST to the root, and the card signature', async () => {
     const c = await card('cps-medecin-generaliste');
     send(c, SELECT_CPS);

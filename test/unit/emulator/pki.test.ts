@@ -5,7 +5,6 @@
  * RSA-2048 generation is slow on a shared machine, so the CAs and most identities come from the
  * checkout's key cache (the one `loadCard` uses); tests that damage files work on a copy of it.
  */
-import { execFileSync } from 'node:child_process';
 import { X509Certificate, constants, createPrivateKey, createPublicKey, privateEncrypt, publicDecrypt } from 'node:crypto';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,36 +12,12 @@ import { join } from 'node:path';
 import * as pkijs from 'pkijs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../../platform/kernel/paths.js';
+import { assertOpenssl, openssl } from '../../support/openssl.js';
 import { bytesEqual, toHex } from '../../../platform/sdk/hex.js';
 import { loadOrCreatePki, type EmulatorPki } from '../../../emulator/cards/pki/index.js';
 
 const sharedKeyDir = process.env.DI_EMULATOR_KEYS ?? join(repoRoot(), '.di-data', 'emulator-keys');
 
-const hasOpenssl = (() => {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-if (!hasOpenssl) {
-  console.warn('SKIPPED: openssl checks of the emulator PKI (no openssl binary on PATH; DI_REQUIRE_SYSTEM_DEPS=1 makes this a failure)');
-}
-describe.runIf(!hasOpenssl && process.env.DI_REQUIRE_SYSTEM_DEPS === '1')('system dependencies (PKI)', () => {
-  it('openssl is installed (required by DI_REQUIRE_SYSTEM_DEPS)', () => {
-    expect(hasOpenssl, 'openssl missing: install it (apt-get install openssl)').toBe(true);
-  });
-});
-
-function openssl(args: string[]): { ok: boolean; out: string } {
-  try {
-    return { ok: true, out: execFileSync('openssl', args, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' }) };
-  } catch (err) {
-    const e = err as { stdout?: string; stderr?: string };
-    return { ok: false, out: `${e.stdout ?? ''}${e.stderr ?? ''}` };
-  }
-}
 
 function parseCert(der: Uint8Array): pkijs.Certificate {
   return pkijs.Certificate.fromBER(der.slice().buffer as ArrayBuffer);
@@ -252,7 +227,8 @@ describe('cache robustness (on a private copy of the cache)', () => {
   });
 });
 
-describe.skipIf(!hasOpenssl)('openssl agrees', () => {
+describe('openssl agrees', () => {
+  beforeAll(() => assertOpenssl());
   it('verifies end-entity certificates of both CAs through their intermediate to the root', async () => {
     const dir = join(work, 'openssl');
     cpSync(join(sharedKeyDir, 'pki'), dir, { recursive: true });

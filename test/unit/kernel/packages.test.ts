@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { assertOpenssl } from '../../support/openssl.js';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -328,24 +329,8 @@ describe('manufacturer trust anchor', () => {
   });
 });
 
-const hasOpenssl = (() => {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-if (!hasOpenssl) console.warn('SKIPPED: OpenSSL interoperability tests (no openssl binary on PATH)');
-
-// CI installs openssl (.ci/run sets DI_REQUIRE_SYSTEM_DEPS): there, a missing binary is a failure, not a skip.
-describe.runIf(!hasOpenssl && process.env.DI_REQUIRE_SYSTEM_DEPS === '1')('system dependencies', () => {
-  it('openssl is installed (required by DI_REQUIRE_SYSTEM_DEPS)', () => {
-    expect(hasOpenssl, 'openssl missing: install it (apt-get install openssl)').toBe(true);
-  });
-});
-
-describe.skipIf(!hasOpenssl)('interoperability with OpenSSL', () => {
+describe('interoperability with OpenSSL', () => {
+  beforeAll(() => assertOpenssl());
   it('OpenSSL verifies our CMS signature over manifest.json against the dev root', async () => {
     const dir = await packHello();
     const out = execFileSync(
