@@ -5,7 +5,7 @@
  * it would otherwise have to guess about (indefinite lengths, oversize tags, lengths that overrun
  * the buffer, bottomless nesting) instead of "recovering". Bundled into applets: no Node APIs.
  */
-import { toHex } from './hex.js';
+import { concatBytes, toHex } from './hex.js';
 
 export interface TlvNode {
   /** Tag bytes as one big-endian number, e.g. 0x9F02 or 0xBF0C. */
@@ -198,16 +198,7 @@ function encodeLength(length: number): Uint8Array {
 }
 
 function encodeNodes(nodes: TlvNode[]): Uint8Array {
-  const parts = nodes.map((n) => encodeTlv(n.tag, n.children ?? n.value));
-  let total = 0;
-  for (const p of parts) total += p.length;
-  const out = new Uint8Array(total);
-  let pos = 0;
-  for (const p of parts) {
-    out.set(p, pos);
-    pos += p.length;
-  }
-  return out;
+  return concatBytes(...nodes.map((n) => encodeTlv(n.tag, n.children ?? n.value)));
 }
 
 /** Encode one object with the shortest length field. Children are re-encoded (their `value` is ignored). */

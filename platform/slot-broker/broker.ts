@@ -191,21 +191,31 @@ class Broker implements SlotBroker {
     this.assertRunning();
     const lease = this.leases.validate(domain, token);
     const slot = lease.slot;
-    const st = this.slotState(slot);
+    return this.onLease(lease, async () => (await this.driverCall(slot, 'reset', () => this.driver.reset(slot), false)).slice());
+  }
+
+  /**
+   * Runs one card operation for the lease holder: counted as lease activity, serialized on the
+   * slot, with fresh exchange buffers, and its result given only if the lease and the card are still
+   * the same afterwards (not revoked, nor the card swapped, while it was in flight).
+   */
+  private async onLease<T>(lease: Lease, op: () => Promise<T>): Promise<T> {
+    const st = this.slotState(lease.slot);
     const generation = st.generation;
     this.leases.beginUse(lease);
     try {
       return await st.queue.run(async () => {
         this.checkStillHeld(lease, generation);
         st.buffers.beginExchange();
-        const atr = await this.driverCall(slot, 'reset', () => this.driver.reset(slot), false);
+        const result = await op();
         this.checkStillHeld(lease, generation);
-        return atr.slice();
+        return result;
       });
     } finally {
       this.leases.endUse(lease);
     }
   }
+
 
   async release(domain: string, token: string): Promise<void> {
     this.assertRunning();
@@ -276,32 +286,20 @@ class Broker implements SlotBroker {
   ): Promise<Uint8Array> {
     const slot = lease.slot;
     const st = this.slotState(slot);
-    const generation = st.generation;
-    this.leases.beginUse(lease);
-    try {
-      return await st.queue.run(async () => {
-        this.checkStillHeld(lease, generation);
-        st.buffers.beginExchange();
-        const held = sensitive ? command : st.buffers.hold(command);
-        const response = await exchange(held, parsed, {
-          slot,
-          cardClass: route.name,
-          buffers: st.buffers,
-          sensitive,
-          limits: {
-            maxRounds: this.options.maxTransportRounds,
-            maxAssembledBytes: this.options.maxResponseBytes,
-            maxCardDataBytes: route.maxResponseBytes,
-          },
-          send: (bytes) => this.driverCall(slot, () => `command INS ${byteHex(bytes[1] ?? 0)}`, () => this.driver.transmit(slot, bytes), true),
-        });
-        // Only the holder gets responses: not a lease revoked, nor a card swapped, while this was in flight.
-        this.checkStillHeld(lease, generation);
-        return response;
-      });
-    } finally {
-      this.leases.endUse(lease);
-    }
+    return this.onLease(lease, () =>
+      exchange(sensitive ? command : st.buffers.hold(command), parsed, {
+        slot,
+        cardClass: route.name,
+        buffers: st.buffers,
+        sensitive,
+        limits: {
+          maxRounds: this.options.maxTransportRounds,
+          maxAssembledBytes: this.options.maxResponseBytes,
+          maxCardDataBytes: route.maxResponseBytes,
+        },
+        send: (bytes) => this.driverCall(slot, () => `command INS ${byteHex(bytes[1] ?? 0)}`, () => this.driver.transmit(slot, bytes), true),
+      }),
+    );
   }
 
   /**
