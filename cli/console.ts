@@ -15,6 +15,7 @@ const HELP = `commandes :
   keys <touches>              taper au clavier, ex. keys 1234OK (ANNULER, CORR)
   answer <n>                  choisir la réponse n (1, 2, …) à la question affichée
   status                      domaines, hôtes, cartes
+  action <domaine> <nom> [json]  lancer une action de l’applet (ex. action sesam-vitale status {})
   quit                        arrêter le terminal`;
 
 export function renderView(v: TerminalView): string {
@@ -74,6 +75,27 @@ export function runConsole(kernel: Kernel, input: NodeJS.ReadableStream, output:
             const st = kernel.status();
             for (const d of st.domains) say(`  ${d.domain.padEnd(14)} ${d.state.padEnd(10)} redémarrages ${d.restarts}  pid ${d.pid ?? '-'}`);
             for (const d of st.domains) for (const c of kernel.broker.cardsFor(d.domain)) say(`  lecteur ${c.slot}: ${c.cardClass} -> ${d.domain}`);
+            return;
+          }
+          case 'action': {
+            const [domain, name] = args;
+            if (!domain || !name) {
+              say('usage : action <domaine> <nom> [json]');
+              return;
+            }
+            // The JSON is what follows the name, spaces included.
+            const rest = raw.trim().replace(/^action\s+\S+\s+\S+\s*/, '');
+            let payload: unknown = {};
+            try {
+              if (rest !== '') payload = JSON.parse(rest);
+            } catch {
+              say('erreur : le paramètre doit être un objet JSON, ex. {"uid":"a1"}');
+              return;
+            }
+            kernel
+              .action(domain, name, payload)
+              .then((r) => say(`[${domain}] ${name} -> ${JSON.stringify(r, (_k, v: unknown) => (v instanceof Uint8Array ? `hex:${Buffer.from(v).toString('hex')}` : v))}`))
+              .catch((e: Error & { code?: string }) => say(`erreur : ${e.code ? `${e.code} ` : ''}${e.message}`));
             return;
           }
           case 'quit':

@@ -26,6 +26,11 @@ export interface KernelConfig {
   supervisor: { backoffInitialMs: number; backoffMaxMs: number; stableAfterMs: number; readyTimeoutMs: number; spareHost?: boolean };
   broker: { leaseIdleTimeoutMs: number; leaseMaxMs: number };
   pin: { entryTimeoutMs: number; minDigits: number; maxDigits: number };
+  /**
+   * The practitioner's mailbox the pop3 transport logs into (the AMO's returns arrive there).
+   * The defaults match the AMO emulator; a real cabinet sets its own in the config file.
+   */
+  mailbox: { user: string; password: string };
 }
 
 export function defaultConfig(dataDir = resolve(process.cwd(), '.di-data')): KernelConfig {
@@ -42,6 +47,7 @@ export function defaultConfig(dataDir = resolve(process.cwd(), '.di-data')): Ker
     supervisor: { backoffInitialMs: 100, backoffMaxMs: 10_000, stableAfterMs: 30_000, readyTimeoutMs: 10_000, spareHost: true },
     broker: { leaseIdleTimeoutMs: 30_000, leaseMaxMs: 10 * 60_000 },
     pin: { entryTimeoutMs: 60_000, minDigits: 4, maxDigits: 12 },
+    mailbox: { user: 'cabinet', password: 'cabinet-test' },
   };
 }
 

@@ -21,6 +21,8 @@ import { buildOpTable, deadlineFor } from './capabilities/index.js';
 import type { KernelServices, Transport } from './services.js';
 import { FileDomainLogger } from './domain-log.js';
 import { AcquirerTransport } from './transports/acquirer.js';
+import { SmtpTransport } from './transports/smtp.js';
+import { Pop3Transport } from './transports/pop3.js';
 import { AuditBudget } from './audit-budget.js';
 import type { KernelConfig } from './config.js';
 import type { NetworkEndpoint } from './policy/types.js';
@@ -36,6 +38,8 @@ import type { CardModel } from '../../emulator/cards/card.js';
 import type { HandlerName } from '../sdk/api.js';
 import type { WireValue } from '../wire/messages.js';
 import { KernelError } from './errors.js';
+import { validateWireValue } from '../wire/validate.js';
+import { encodeFrame } from '../wire/frames.js';
 
 /** An applet to run without a signed package: `di eval` and tests only; audited as unsigned. */
 export interface DevApplet {
@@ -118,6 +122,8 @@ export class Kernel {
     kernel = new Kernel(config, audit, reader, logger, supervisor, null as unknown as SlotBroker, router, budget);
     // Kernel-owned clients, one per endpoint kind; a domain only ever names an endpoint of its policy.
     kernel.transports.set('acquirer', new AcquirerTransport());
+    kernel.transports.set('smtp', new SmtpTransport());
+    kernel.transports.set('pop3', new Pop3Transport(config.mailbox));
     services.terminal = kernel.terminal;
 
     const applets = opts.devApplets
@@ -179,6 +185,35 @@ export class Kernel {
       if (e instanceof KernelError) throw new KernelError(e.code, redactText(e.message));
       throw e;
     });
+  }
+
+  /**
+   * Runs a terminal action (keys, menus, web simulator, `di demo`, tests) on the domain's onAction
+   * handler: only names its policy lists in `ui.actions`, with a plain wire-value payload, while the
+   * domain holds the screen. The audit records the name, never the payload (it may carry patient data).
+   */
+  async action(domain: string, action: string, payload: unknown, signal?: AbortSignal): Promise<WireValue> {
+    const policy = this.policies.get(domain);
+    if (!policy) throw new KernelError('E_UNAVAILABLE', `no domain ${domain} is running`);
+    const refuse = (code: 'E_POLICY' | 'E_ARGS' | 'E_UNAVAILABLE', why: string): never => {
+      this.audit.append('ui.action.refused', domain, { action: typeof action === 'string' ? action.slice(0, 48) : '(not a string)', code });
+      throw new KernelError(code, `action ${JSON.stringify(typeof action === 'string' ? action.slice(0, 48) : '?')} for ${domain}: ${why}`);
+    };
+    if (typeof action !== 'string' || !(policy.ui.actions ?? []).includes(action)) {
+      return refuse('E_POLICY', `not among the actions its policy lists in ui.actions (${(policy.ui.actions ?? []).join(', ') || 'none'})`);
+    }
+    let args: WireValue;
+    try {
+      if (payload === null || typeof payload !== 'object' || Array.isArray(payload) || payload instanceof Uint8Array) throw new Error('not an object');
+      args = validateWireValue({ action, payload });
+      encodeFrame(args, policy.limits.maxMessageBytes);
+    } catch {
+      return refuse('E_ARGS', `the payload must be a plain object of wire values (no functions, dates or class instances) within ${policy.limits.maxMessageBytes} bytes`);
+    }
+    if (!this.handlers.get(domain)?.includes('onAction')) return refuse('E_UNAVAILABLE', 'the domain is not running or handles no actions (onAction)');
+    this.audit.append('ui.action', domain, { action });
+    // Like an intent's target: the domain takes the screen and keypad for the length of the action.
+    return this.terminal.withForeground(domain, signal, () => this.call(domain, 'onAction', [args], policy.limits.handlerDeadlineMs));
   }
 
   insertCard(slot: number, card: CardModel): void {

@@ -146,15 +146,26 @@ export interface IntentRequest {
   payload: { [key: string]: Transferable };
 }
 
+/**
+ * A named action from the terminal (keys, menus, the web simulator, `di demo`, tests), delivered
+ * through `kernel.action` only when the domain policy lists the name in `ui.actions`. The domain
+ * holds the screen and keypad for the length of the call.
+ */
+export interface ActionRequest {
+  action: string;
+  payload: { [key: string]: Transferable };
+}
+
 export interface AppletHandlers {
   main?(): Promise<Transferable>;
   onStart?(): Promise<void>;
   onCardInserted?(event: CardEvent): Promise<void>;
   onCardRemoved?(event: { slot: number }): Promise<void>;
   onIntent?(request: IntentRequest): Promise<Transferable>;
+  onAction?(request: ActionRequest): Promise<Transferable>;
 }
 
-export const HANDLER_NAMES = ['main', 'onStart', 'onCardInserted', 'onCardRemoved', 'onIntent'] as const;
+export const HANDLER_NAMES = ['main', 'onStart', 'onCardInserted', 'onCardRemoved', 'onIntent', 'onAction'] as const;
 export type HandlerName = (typeof HANDLER_NAMES)[number];
 
 declare global {

@@ -8,11 +8,13 @@
 import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isBuiltin } from 'node:module';
 import { webcrypto } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { build, type Message, type Plugin } from 'esbuild';
 import { parseStrictJson, JsonSyntaxError } from '../policy/strict-json.js';
+import { repoRoot } from '../paths.js';
 import { parsePolicyBytes, PolicyError } from '../policy/loader.js';
 import {
   APPLET_ID_PATTERN,
@@ -32,6 +34,8 @@ export interface AppletSource {
   domain: string;
   entry: string;
   policy: string;
+  /** npm packages the applet bundles (pure ECMAScript, e.g. pkijs): granted by name, nothing else. */
+  packages: string[];
 }
 
 export interface PackOptions {
@@ -82,7 +86,7 @@ function readAppletJson(dir: string): AppletSource {
   }
   if (json === null || typeof json !== 'object' || Array.isArray(json)) return fail('/', 'must be a JSON object');
   const obj = json as Record<string, unknown>;
-  const allowed = ['id', 'version', 'domain', 'entry', 'policy'];
+  const allowed = ['id', 'version', 'domain', 'entry', 'policy', 'packages'];
   for (const k of Object.keys(obj)) if (!allowed.includes(k)) fail(`/${k}`, `unknown field (allowed: ${allowed.join(', ')})`);
   const str = (k: string, pattern: string | null, hint: string): string => {
     const v = obj[k];
@@ -95,20 +99,37 @@ function readAppletJson(dir: string): AppletSource {
   const domain = str('domain', DOMAIN_PATTERN, 'must be a domain id (lowercase letters, digits, "-"; starts with a letter)');
   const entry = str('entry', null, '');
   const policy = str('policy', null, '');
+  const packages = obj.packages ?? [];
+  if (!Array.isArray(packages) || !packages.every((p) => typeof p === 'string' && PACKAGE_NAME.test(p))) {
+    fail('/packages', 'must be an array of npm package names (e.g. ["pkijs", "asn1js"])');
+  }
   if (isAbsolute(entry) || entry.split(/[\\/]/).includes('..') || !/\.(ts|js|mts|mjs)$/.test(entry)) {
     fail('/entry', `must be a .ts or .js file inside the applet directory, given relative to it; got ${JSON.stringify(entry)}`);
   }
   if (!policy.endsWith('.json')) fail('/policy', `must be the path of the policy .json file, relative to the applet directory; got ${JSON.stringify(policy)}`);
-  return { id, version, domain, entry, policy };
+  return { id, version, domain, entry, policy, packages: packages as string[] };
 }
+
+const PACKAGE_NAME = /^(@[a-z0-9][a-z0-9._-]*\/)?[a-z0-9][a-z0-9._-]*$/;
+
+function packageName(spec: string): string {
+  const parts = spec.split('/');
+  return spec.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
+}
+
+const inNodeModules = (p: string | undefined) => p !== undefined && p.split(/[\\/]/).includes('node_modules');
 
 function isInside(root: string, p: string): boolean {
   const rel = relative(root, p);
   return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
 }
 
-/** Keeps the bundle to the applet's own files and platform/sdk: the sandbox has nothing else to offer. */
-function confinePlugin(appletDir: string, sdkDir: string): Plugin {
+/**
+ * Keeps the bundle to the applet's own files, platform/sdk and the npm packages its applet.json
+ * grants (with what they import in turn): the sandbox has no modules, so whatever is not bundled is
+ * not there, and Node built-ins are refused whoever imports them.
+ */
+function confinePlugin(appletDir: string, sdkDir: string, packages: readonly string[]): Plugin {
   const roots = [appletDir, sdkDir].map((r) => (existsSync(r) ? realpathSync(r) : resolve(r)));
   return {
     name: 'applet-confinement',
@@ -118,11 +139,16 @@ function confinePlugin(appletDir: string, sdkDir: string): Plugin {
         if (args.kind === 'entry-point') return undefined;
         const spec = args.path;
         const from = args.importer ? relative(appletDir, args.importer) || args.importer : 'the entry';
-        if (!spec.startsWith('.') && !isAbsolute(spec)) {
+        const bare = !spec.startsWith('.') && !isAbsolute(spec);
+        // A granted package's own imports (its dependencies, its relative files) come with it.
+        const fromPackage = inNodeModules(args.importer);
+        if (bare && (isBuiltin(spec) || (!fromPackage && !packages.includes(packageName(spec))))) {
           return {
             errors: [
               {
-                text: `"${spec}" (imported by ${from}) is a package or Node built-in; applets may import only files inside the applet directory and platform/sdk (the sandbox has no modules, file system or network)`,
+                text: isBuiltin(spec)
+                  ? `"${spec}" (imported by ${from}) is a Node built-in; the sandbox has no modules, file system or network`
+                  : `"${spec}" (imported by ${from}) is a package the applet does not declare; applets may import files inside the applet directory, platform/sdk and the packages listed in applet.json "packages"`,
               },
             ],
           };
@@ -130,7 +156,7 @@ function confinePlugin(appletDir: string, sdkDir: string): Plugin {
         const r = await b.resolve(spec, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: { confined: true } });
         if (r.errors.length > 0) return { errors: r.errors };
         const real = existsSync(r.path) ? realpathSync(r.path) : r.path;
-        if (!roots.some((root) => isInside(root, real))) {
+        if (!(bare || fromPackage) && !roots.some((root) => isInside(root, real))) {
           return {
             errors: [
               {
@@ -153,8 +179,9 @@ function formatBuildErrors(errors: Message[]): string {
 }
 
 /** Bundle an applet's entry into one self-contained script (IIFE, ES2022, no imports left). */
-export async function bundleApplet(appletDir: string, entry: string, sdkDir = defaultSdkDir()): Promise<string> {
+export async function bundleApplet(appletDir: string, entry: string, sdkDir = defaultSdkDir(), packages?: readonly string[]): Promise<string> {
   const entryPath = join(appletDir, entry);
+  const granted = packages ?? (existsSync(join(appletDir, 'applet.json')) ? readAppletJson(appletDir).packages : []);
   if (!existsSync(entryPath)) throw new PackageError('E_PACK', appletDir, `entry ${entry} does not exist`);
   try {
     const result = await build({
@@ -163,6 +190,10 @@ export async function bundleApplet(appletDir: string, entry: string, sdkDir = de
       write: false,
       format: 'iife',
       platform: 'neutral',
+      // Granted packages resolve as ES modules first, CommonJS otherwise (neutral sets neither).
+      mainFields: ['module', 'main'],
+      // Granted packages come from the platform's own installation (versions pinned by its lockfile).
+      nodePaths: [join(repoRoot(), 'node_modules')],
       target: 'es2022',
       minify: false,
       sourcemap: false,
@@ -170,7 +201,7 @@ export async function bundleApplet(appletDir: string, entry: string, sdkDir = de
       logLevel: 'silent',
       // Relative to the applet so the script does not embed the packager's absolute paths.
       absWorkingDir: realpathSync(appletDir),
-      plugins: [confinePlugin(appletDir, sdkDir)],
+      plugins: [confinePlugin(appletDir, sdkDir, granted)],
     });
     const out = result.outputFiles[0];
     if (!out) throw new PackageError('E_PACK', appletDir, 'the bundler produced no output');
@@ -241,7 +272,7 @@ export async function packApplet(options: PackOptions): Promise<{ packageDir: st
     throw new PackageError('E_POLICY', dir, `${policyPath}: /applet/id: is "${policy.applet.id}" but applet.json says id "${source.id}"`);
   }
 
-  const script = await bundleApplet(dir, source.entry, options.sdkDir);
+  const script = await bundleApplet(dir, source.entry, options.sdkDir, source.packages);
   const scriptBytes = new TextEncoder().encode(script);
 
   const manifest: PackageManifest = {

@@ -69,6 +69,7 @@ const PATTERN_HINTS: Record<string, string> = {
   '^([0-9A-Fa-f]{2}){1,33}$': 'must be 1 to 33 bytes written as an even number of hex digits, e.g. "3B8F80"',
   '^([0-9A-Fa-f]{2}){5,16}$': 'must be an AID: 5 to 16 bytes written as an even number of hex digits (10 to 32)',
   '^[A-Za-z][A-Za-z0-9_]{0,31}$': 'must be a field name: a letter then up to 31 letters, digits or "_"',
+  '^[a-z][a-z0-9.-]{0,47}$': 'must be an action name: 1 to 48 characters, lowercase letters, digits, "." and "-", starting with a letter',
 };
 
 function describeType(data: unknown): string {
@@ -135,6 +136,8 @@ function schemaErrorToPolicyError(source: string, e: ErrorObject): PolicyError {
     case 'minLength':
     case 'maxLength':
       return new PolicyError(source, at, `must be ${e.keyword === 'minLength' ? 'at least' : 'at most'} ${String(p.limit)} characters long`);
+    case 'uniqueItems':
+      return new PolicyError(source, `${at}/${String(p.i)}`, `repeats the item at ${at}/${String(p.j)}; list each one once`);
     case 'maxProperties':
       return new PolicyError(source, at, `must have at most ${String(p.limit)} fields`);
     case 'propertyNames':
@@ -162,7 +165,7 @@ interface RawPolicy {
   store: { quotaBytes: number };
   network: { endpoints: NetworkEndpoint[] };
   intents: { request: IntentGrant[]; handle: IntentHandle[] };
-  ui: { foreground: boolean; pinEntry: boolean };
+  ui: { foreground: boolean; pinEntry: boolean; actions?: string[] };
 }
 
 function normalizeRule(r: ApduRule): ApduRule {
@@ -200,7 +203,7 @@ function normalize(raw: RawPolicy): Policy {
       request: raw.intents.request.map((g) => ({ target: g.target, actions: [...g.actions] })),
       handle: raw.intents.handle.map((h) => ({ action: h.action, result: { ...h.result } })),
     },
-    ui: { foreground: raw.ui.foreground, pinEntry: raw.ui.pinEntry },
+    ui: { foreground: raw.ui.foreground, pinEntry: raw.ui.pinEntry, ...(raw.ui.actions !== undefined ? { actions: [...raw.ui.actions] } : {}) },
   };
   return policy;
 }

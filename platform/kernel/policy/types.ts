@@ -74,7 +74,16 @@ export interface Policy {
   store: { quotaBytes: number };
   network: { endpoints: NetworkEndpoint[] };
   intents: { request: IntentGrant[]; handle: IntentHandle[] };
-  ui: { foreground: boolean; pinEntry: boolean };
+  ui: {
+    foreground: boolean;
+    pinEntry: boolean;
+    /**
+     * Actions the terminal (keys, menus, the web simulator, `di demo`, tests) may invoke on the
+     * applet's onAction handler through `kernel.action`. Absent = none. Optional in the type so that
+     * policies built in code without it stay valid; the loader keeps it only when the file lists it.
+     */
+    actions?: readonly string[];
+  };
 }
 
 /** Defaults applied to omitted limits. Deliberately small: a policy must ask for more. */

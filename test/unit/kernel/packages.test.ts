@@ -136,7 +136,7 @@ describe('pack then verify', () => {
     const { packageDir } = await packApplet({ dir, outDir: join(work, 'multi-out'), signer: dev.signer });
     const pkg = await verifyPackage(packageDir, { trustAnchors: devAnchors });
     const main = new Function(`${pkg.script}; return globalThis.main;`) as () => () => Promise<unknown>;
-    await expect(main()()).resolves.toEqual({ n: 42, handlers: 5 });
+    await expect(main()()).resolves.toEqual({ n: 42, handlers: 6 });
     expect(pkg.script).not.toContain(work); // no absolute build paths leak into the package
   });
 
@@ -145,7 +145,28 @@ describe('pack then verify', () => {
     mkdirSync(dir);
     writeFileSync(join(dir, 'applet.json'), JSON.stringify({ id: 'hello', version: '1.0.0', domain: 'hello', entry: 'main.ts', policy: resolve('test/fixtures/policies/hello.json') }));
     writeFileSync(join(dir, 'main.ts'), "import { readFileSync } from 'node:fs';\n(globalThis as any).main = async () => readFileSync('/etc/passwd', 'utf8');\n");
-    await expectRefusal(packApplet({ dir, outDir: join(work, 'x'), signer: dev.signer }), 'E_PACK', /"node:fs" \(imported by main\.ts\) is a package or Node built-in/);
+    await expectRefusal(packApplet({ dir, outDir: join(work, 'x'), signer: dev.signer }), 'E_PACK', /"node:fs" \(imported by main\.ts\) is a Node built-in/);
+  });
+
+  it('bundles only the npm packages applet.json grants, and never a built-in even when granted', async () => {
+    const mk = (name: string, manifest: Record<string, unknown>, code: string) => {
+      const dir = join(work, name);
+      mkdirSync(dir);
+      writeFileSync(join(dir, 'applet.json'), JSON.stringify({ id: 'hello', version: '1.0.0', domain: 'hello', entry: 'main.ts', policy: resolve('test/fixtures/policies/hello.json'), ...manifest }));
+      writeFileSync(join(dir, 'main.ts'), code);
+      return dir;
+    };
+    const code = "import { OctetString } from 'asn1js';\n(globalThis as any).main = async () => new OctetString().idBlock.tagNumber;\n";
+    await expectRefusal(packApplet({ dir: mk('undeclared', {}, code), outDir: join(work, 'x'), signer: dev.signer }), 'E_PACK', /"asn1js" .*is a package the applet does not declare/);
+    const ok = await packApplet({ dir: mk('declared', { packages: ['asn1js'] }, code), outDir: join(work, 'y'), signer: dev.signer });
+    const pkg = await verifyPackage(ok.packageDir, { trustAnchors: devAnchors });
+    expect(pkg.script).toContain('OctetString');
+    await expectRefusal(
+      packApplet({ dir: mk('builtin-granted', { packages: ['fs'] }, "import { readFileSync } from 'fs';\n(globalThis as any).main = async () => readFileSync('/etc/passwd', 'utf8');\n"), outDir: join(work, 'z'), signer: dev.signer }),
+      'E_PACK',
+      /"fs" .*is a Node built-in/,
+    );
+    await expectRefusal(packApplet({ dir: mk('bad-packages', { packages: 'asn1js' }, code), outDir: join(work, 'w'), signer: dev.signer }), 'E_PACK', /applet\.json: \/packages: must be an array of npm package names/);
   });
 
   it('refuses imports from outside the applet directory', async () => {
