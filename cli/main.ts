@@ -9,6 +9,7 @@ import { registerAuditCommands } from './commands/audit.js';
 import { registerCardsCommands } from './commands/cards.js';
 import { registerAcquirerCommands } from './commands/acquirer.js';
 import { registerSecurityCommands } from './commands/security.js';
+import { registerAmoCommands } from './commands/amo.js';
 
 const program = new Command();
 program
@@ -28,6 +29,7 @@ registerAppletCommands(program, { dataDir, trustAnchors: () => [] });
 registerAuditCommands(program, { dataDir });
 registerCardsCommands(program);
 registerAcquirerCommands(program);
+registerAmoCommands(program);
 registerSecurityCommands(program);
 
 try {
