@@ -1,41 +1,109 @@
 /**
- * SESAM-Vitale applet, first cut: recognises the Vitale and CPS cards the broker routes to this
- * domain and says so on screen. FSE/DRE, lots, signature and transmission are built on this shell.
+ * SESAM-Vitale applet: reads the CPS (PIN by the kernel's secure entry) and the Vitale card, makes
+ * FSE/DRE secured by both cards, groups them in lots signed by the CPS, sends files to the AMO by
+ * SMTP and reads ARL/RSP returns by POP3, all through the platform API. The practitioner's commands
+ * arrive as actions (actions.ts); card events drive the session (session.ts).
  */
-import { buildApdu, parseResponse } from '../../platform/sdk/apdu.js';
-import { fromHex } from '../../platform/sdk/hex.js';
-import type { CardEvent } from '../../platform/sdk/api.js';
-
-const AIDS: Record<string, string> = {
-  vitale: 'D250000002564954414C45',
-  cps: 'E828BD080F8025000001FF0010',
-};
-
-const LABELS: Record<string, string> = { vitale: 'Carte Vitale', cps: 'Carte CPS' };
+import './formats/text-shim.js';
+import type { ActionRequest, CardEvent, Transferable } from '../../platform/sdk/api.js';
+import type { InvoiceRecord } from './model.js';
+import { readCps } from './cards/cps.js';
+import { readVitale } from './cards/vitale.js';
+import { CardError } from './cards/errors.js';
+import { checkNir } from './rules/nir.js';
+import { dispatch } from './actions.js';
+import { beneficiaryLabel, maskNir, screens, situationLabel } from './screens.js';
+import { enterPin, forgetCps, forgetVitale, releaseQuietly, session } from './session.js';
+import { withLock } from './pipeline/lock.js';
+import { keys, listAs } from './pipeline/keys.js';
+import { sendFiles } from './pipeline/transmit.js';
+import { todayUtc } from './pipeline/status.js';
 
 async function onStart(): Promise<void> {
-  await platform.ui.show({ title: 'SESAM-Vitale', lines: ['Insérez la carte CPS', 'puis la carte Vitale'] });
+  await withLock(async () => {
+    // Resume: invoices a crash left between numbering and signature are listed, never sent unsigned.
+    const toSecure = (await listAs<InvoiceRecord>(keys.invoices())).filter((x) => x.value.state === 'created').map((x) => x.value.data.invoiceNo);
+    await platform.ui.show(screens.home(toSecure));
+    // Files waiting for a retry are tried now: the sandbox has no timers.
+    try {
+      await sendFiles(false);
+    } catch (err) {
+      await platform.log('warn', 'retry at start failed', { error: (err as { code?: string } | null)?.code ?? 'error' });
+    }
+  });
 }
 
-async function onCardInserted(e: CardEvent): Promise<void> {
-  const lease = await platform.slots.acquire(e.slot, { timeoutMs: 2000 });
+async function choose(title: string, text: string, choices: string[]): Promise<number> {
+  if (choices.length <= 1) return 0;
+  const a = await platform.ui.ask({ title, text, choices: choices.map((c) => c.slice(0, 64)), timeoutMs: 120_000 });
+  return a.choice >= 0 && a.choice < choices.length ? a.choice : 0;
+}
+
+async function insertedCps(slot: number): Promise<void> {
+  if (session.cps) forgetCps();
+  const lease = await platform.slots.acquire(slot, { timeoutMs: 5000 });
   try {
-    const aid = AIDS[e.cardClass];
-    if (!aid) return;
-    const r = parseResponse(await lease.transmit(buildApdu({ cla: 0x00, ins: 0xa4, p1: 0x04, p2: 0x00, data: fromHex(aid), le: 256 })));
-    const ok = r.sw === 0x9000 || r.sw >> 8 === 0x61;
-    await platform.ui.show({
-      title: 'SESAM-Vitale',
-      lines: [`${LABELS[e.cardClass] ?? e.cardClass} lecteur ${e.slot + 1}`, ok ? 'Carte reconnue' : 'Carte illisible : retirez-la'],
-    });
-    await platform.log('info', 'card recognised', { cardClass: e.cardClass, slot: e.slot, ok });
-  } finally {
-    await lease.release();
+    const read = await readCps(lease);
+    const index = await choose('Carte CPS', 'Choisissez la situation d’exercice', read.situations.map(situationLabel));
+    session.cps = { slot, lease, read, situationIndex: index, pinVerified: false };
+    await platform.ui.show(screens.cpsRead(read, read.situations[index] ?? null));
+    session.cps.pinVerified = await enterPin(lease);
+    if (session.cps?.pinVerified) await platform.ui.show(screens.cpsRead(read, read.situations[index] ?? null));
+  } catch (err) {
+    if (session.cps?.lease === lease) session.cps = null;
+    await releaseQuietly(lease);
+    throw err;
   }
 }
 
-async function onCardRemoved(e: { slot: number }): Promise<void> {
-  await platform.ui.show({ title: 'SESAM-Vitale', lines: [`Carte retirée du lecteur ${e.slot + 1}`] });
+async function insertedVitale(slot: number): Promise<void> {
+  forgetVitale();
+  const lease = await platform.slots.acquire(slot, { timeoutMs: 5000 });
+  let read;
+  try {
+    read = await readVitale(lease);
+  } finally {
+    await releaseQuietly(lease);
+  }
+  for (const nir of [read.insured.nir, ...read.beneficiaries.map((b) => b.nir).filter((n): n is string => n !== undefined)]) {
+    const c = checkNir(nir);
+    if (!c.ok) {
+      await platform.ui.show(screens.badNir(c.reason));
+      return;
+    }
+  }
+  const day = todayUtc(await platform.clock.now());
+  const selected = await choose('Carte Vitale', 'Choisissez le bénéficiaire', read.beneficiaries.map(beneficiaryLabel));
+  session.vitale = { slot, read, selected };
+  const b = read.beneficiaries[selected]!;
+  const open = b.rights.start <= day && (b.rights.end === undefined || day <= b.rights.end);
+  await platform.ui.show(open ? screens.vitaleRead(read.beneficiaries, maskNir(read.insured.nir), selected, true) : screens.rightsClosed(b, day));
 }
 
-Object.assign(globalThis, { onStart, onCardInserted, onCardRemoved });
+async function onCardInserted(e: CardEvent): Promise<void> {
+  await withLock(async () => {
+    try {
+      if (e.cardClass === 'cps') await insertedCps(e.slot);
+      else if (e.cardClass === 'vitale') await insertedVitale(e.slot);
+    } catch (err) {
+      const message = err instanceof CardError ? err.message : `Carte illisible (${(err as { code?: string } | null)?.code ?? 'erreur'})`;
+      await platform.ui.show(screens.cardError(message));
+      await platform.log('warn', 'card read failed', { cardClass: e.cardClass, error: err instanceof CardError ? `${err.kind}` : String((err as { code?: string } | null)?.code ?? 'error') });
+    }
+  });
+}
+
+async function onCardRemoved(e: { slot: number }): Promise<void> {
+  // No lock: a removal must reach the session even while an action waits on the card.
+  if (session.cps?.slot === e.slot) {
+    forgetCps();
+    await platform.ui.show(screens.home());
+  }
+  if (session.vitale?.slot === e.slot) forgetVitale();
+}
+
+async function onAction(req: ActionRequest): Promise<Transferable> {
+  return dispatch(req);
+}
+
+Object.assign(globalThis, { onStart, onCardInserted, onCardRemoved, onAction });

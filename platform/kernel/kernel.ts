@@ -376,7 +376,7 @@ export class Kernel {
     if (!this.handlers.get(target)?.includes('onIntent')) throw new KernelError('E_UNAVAILABLE', `${target} is not running or handles no intents`);
     const deadline = this.policies.get(target)?.limits.handlerDeadlineMs ?? 60_000;
     // The target takes the screen and keypad for the length of the service.
-    return this.terminal.withForeground(target, signal, () => this.call(target, 'onIntent', [{ from, action, payload }], deadline));
+    return this.terminal.lendForeground(from, target, signal, () => this.call(target, 'onIntent', [{ from, action, payload }], deadline));
   }
 }
 

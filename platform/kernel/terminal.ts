@@ -99,6 +99,33 @@ export class Terminal extends EventEmitter<TerminalEvents> {
     return this.acquire(domain, signal).then(() => this.runHeld(fn));
   }
 
+  /**
+   * Runs an intent's target with the screen: when the requester holds it (an action asking for a
+   * payment), the target borrows it for the length of the service and gives it back, instead of
+   * queueing behind a requester that is waiting on it. Otherwise the target takes its turn.
+   */
+  async lendForeground<T>(from: string, to: string, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+    if (this.owner !== from || from === to) return this.withForeground(to, signal, fn);
+    const savedHolds = this.holds;
+    this.owner = to;
+    this.holds = 1;
+    const back = this.backScreens.get(to);
+    if (back) this.setView({ domain: to, screen: back, question: null, pinEntry: null });
+    try {
+      return await fn();
+    } finally {
+      this.owner = from;
+      this.holds = savedHolds;
+      // The requester's own screen calls made meanwhile queued behind the target: they are holds of the owner.
+      for (let i = this.waiting.findIndex((w) => w.domain === from); i >= 0; i = this.waiting.findIndex((w) => w.domain === from)) {
+        this.holds++;
+        this.waiting.splice(i, 1)[0]!.grant();
+      }
+      const mine = this.backScreens.get(from);
+      if (mine) this.setView({ domain: from, screen: mine, question: null, pinEntry: null });
+    }
+  }
+
   private async runHeld<T>(fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();

@@ -1,0 +1,158 @@
+/**
+ * FSE and DRE creation and securing. The order is what makes a crash harmless:
+ *   1. ONE transaction: invoice counter + 1 and the record in state 'created' with its encoding;
+ *   2. Vitale INTERNAL AUTHENTICATE over SHA-256(record) (not in degraded mode);
+ *   3. CPS CMS signature (detached) over the record; the DRE, if any, encoded and signed too;
+ *   4. ONE transaction: FSE 'secured' + the DRE (its own number, allocated here) 'secured'.
+ * A crash before 1 leaves nothing; between 1 and 4 an invoice 'created' that onStart lists as
+ * "à sécuriser" (it is never sent unsigned); after 4 the result is the acknowledgement.
+ * Callers hold the lock (pipeline/lock.ts).
+ */
+import type { ActInput, InvoiceData, InvoiceRecord, InvoiceState, IsoDate, Totals } from '../model.js';
+import { buildDre, buildInvoice, InvoiceError } from '../invoice/build.js';
+import { TariffError } from '../tariff/errors.js';
+import type { InvoiceInput } from '../invoice/validate.js';
+import { encodeInvoice } from '../formats/invoice.js';
+import { ActionError, cpsSignCms, vitaleAuth } from '../session.js';
+import { euros, frBirth, frDate } from '../screens.js';
+import { getAs, keys, put } from './keys.js';
+import { allocate, counterOp, readCounters } from './numbering.js';
+
+export interface IssueLike {
+  field: string;
+  code: string;
+  message: string;
+}
+
+/** Validation refusals (InvoiceError carries the issues; a TariffError escaping is one issue). */
+export class InvalidInvoice extends Error {
+  constructor(readonly issues: IssueLike[]) {
+    super(issues[0]?.message ?? 'facture invalide');
+    this.name = 'InvalidInvoice';
+  }
+}
+
+function asIssues(err: unknown): IssueLike[] | null {
+  if (err instanceof InvoiceError) return err.issues.map((i) => ({ field: i.field, code: i.code, message: i.message }));
+  if (err instanceof TariffError) return [{ field: err.field, code: err.code, message: err.message }];
+  return null;
+}
+
+/** What the patient pays at the desk: everything not under tiers payant. */
+export function patientToPay(d: InvoiceData): number {
+  const t: Totals = d.pricing.totals;
+  return t.charged - (d.context.tiersPayantAmo ? t.amo : 0) - (d.context.tiersPayantAmc ? t.amc : 0);
+}
+
+export function withState(r: InvoiceRecord, state: InvoiceState, at: number, note?: string): InvoiceRecord {
+  return { ...r, state, history: [...r.history, note ? { state, at, note } : { state, at }] };
+}
+
+export async function loadInvoice(billing: string, no: number): Promise<InvoiceRecord | undefined> {
+  return getAs<InvoiceRecord>(keys.invoice(billing, no));
+}
+
+export interface Secured {
+  invoiceNo: number;
+  dreNo?: number;
+  totals: Totals;
+  deadline: IsoDate;
+  patientToPay: number;
+  degraded: boolean;
+}
+
+export async function createAndSecure(o: { input: InvoiceInput; today: IsoDate; correctedFrom?: number; vitaleSerial?: string }): Promise<Secured> {
+  const billing = o.input.practitioner.billingNumber;
+  const now = await platform.clock.now();
+  const c = await readCounters(billing);
+  const invoiceNo = allocate(c, 'invoice');
+  let built: ReturnType<typeof buildInvoice>;
+  try {
+    built = buildInvoice(o.input, o.correctedFrom !== undefined ? { invoiceNo, correctedFrom: o.correctedFrom } : { invoiceNo }, o.today);
+  } catch (err) {
+    const issues = asIssues(err);
+    if (issues) throw new InvalidInvoice(issues);
+    throw err;
+  }
+  const data: InvoiceData = { ...built.data };
+  // The invoice carries the serial of the card that authenticates it (buildInvoice cannot know it).
+  if (!data.degraded && o.vitaleSerial !== undefined) data.vitaleSerial = o.vitaleSerial;
+  const record = encodeInvoice(data);
+  let rec: InvoiceRecord = { data, state: 'created', history: [{ state: 'created', at: now }], destination: built.destination, deadline: built.deadline, record };
+  const ops = [counterOp(billing, c), put(keys.invoice(billing, invoiceNo), rec)];
+  if (o.correctedFrom !== undefined) {
+    const old = await loadInvoice(billing, o.correctedFrom);
+    if (!old) throw new ActionError('E_UNKNOWN', `Facture n° ${o.correctedFrom} inconnue`, 'invoiceNo');
+    // Marked in the same transaction: a second correction of the same invoice is refused from now on.
+    ops.push(put(keys.invoice(billing, o.correctedFrom), { ...old, replacedBy: invoiceNo }));
+  }
+  await platform.store.transaction(ops);
+
+  if (!data.degraded) {
+    const a = await vitaleAuth(await platform.crypto.digest('SHA-256', record));
+    rec = { ...rec, vitaleAuth: a.auth, vitaleCertDer: a.certDer };
+  }
+  rec = { ...rec, cpsSignature: await cpsSignCms(record, true) };
+
+  const ops2 = [];
+  let dreNo: number | undefined;
+  const dre = buildDre(data, c.invoice + 1);
+  if (dre) {
+    dreNo = allocate(c, 'invoice');
+    const dreRecord = encodeInvoice(dre.data);
+    const dreSig = await cpsSignCms(dreRecord, true);
+    const dreRec: InvoiceRecord = {
+      data: dre.data,
+      state: 'secured',
+      history: [{ state: 'created', at: now }, { state: 'secured', at: await platform.clock.now() }],
+      destination: dre.destination,
+      deadline: dre.deadline,
+      record: dreRecord,
+      cpsSignature: dreSig,
+    };
+    ops2.push(counterOp(billing, c), put(keys.invoice(billing, dreNo), dreRec));
+  }
+  rec = withState(rec, 'secured', await platform.clock.now());
+  ops2.push(put(keys.invoice(billing, invoiceNo), rec));
+  await platform.store.transaction(ops2);
+  const out: Secured = { invoiceNo, totals: data.pricing.totals, deadline: rec.deadline, patientToPay: patientToPay(data), degraded: data.degraded };
+  if (dreNo !== undefined) out.dreNo = dreNo;
+  return out;
+}
+
+/** The acts as the practitioner entered them, from the priced lines (for a correction). */
+export function actsOf(d: InvoiceData): ActInput[] {
+  return d.pricing.lines.map((l) => {
+    const a: ActInput = { date: l.date, code: l.code, coefficient: l.coefficient, quantity: l.quantity };
+    if (l.activity !== undefined) a.activity = l.activity;
+    if (l.phase !== undefined) a.phase = l.phase;
+    if (l.modifiers.length > 0) a.modifiers = [...l.modifiers];
+    if (l.charged > l.base) a.excess = l.charged - l.base;
+    return a;
+  });
+}
+
+/** The paper duplicate of an invoice (printable, French); the NIR is printed in full, as on the form. */
+export function duplicateLines(r: InvoiceRecord): string[] {
+  const d = r.data;
+  const p = d.practitioner;
+  const b = d.beneficiary;
+  const t = d.pricing.totals;
+  const lines = [
+    d.degraded ? 'DUPLICATA DE FEUILLE DE SOINS (SESAM DÉGRADÉ)' : `DUPLICATA ${d.kind} n° ${d.invoiceNo}`,
+    `${d.kind} n° ${d.invoiceNo} du ${frDate(d.createdAt)}${d.correctedFrom ? ` (remplace n° ${d.correctedFrom})` : ''}`,
+    `Praticien : ${p.prenom} ${p.nom}, n° de facturation ${p.billingNumber}`,
+    `Assuré : NIR ${d.insured.nir}, régime ${d.insured.regime} caisse ${d.insured.caisse} centre ${d.insured.centre}`,
+    `Bénéficiaire : ${b.usualName ?? b.surname} ${b.firstName}, né(e) le ${frBirth(b.birthDate)}, rang ${b.birthRank}`,
+    `Nature : ${d.context.nature}${d.context.atNumber ? ` n° ${d.context.atNumber}` : ''}, parcours : ${d.context.parcours}`,
+    ...d.pricing.lines.map(
+      (l) => `${frDate(l.date)} ${l.code}${l.coefficient !== 1 ? ` x${l.coefficient}` : ''}${l.quantity !== 1 ? ` (${l.quantity})` : ''} : ${euros(l.charged)} (base ${euros(l.base)}, taux ${l.rate} %)`,
+    ),
+    `Total : ${euros(t.charged)} ; AMO ${euros(t.amo)} ; AMC ${euros(t.amc)} ; reste ${euros(t.patient)}`,
+    `Participation forfaitaire : ${euros(t.participation)}`,
+    `Tiers payant : AMO ${d.context.tiersPayantAmo ? 'oui' : 'non'}, AMC ${d.context.tiersPayantAmc ? 'oui' : 'non'}`,
+    `Barème : ${d.pricing.tableVersion}`,
+    'Signature de l’assuré :',
+  ];
+  return lines;
+}

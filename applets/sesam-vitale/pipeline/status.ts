@@ -1,0 +1,61 @@
+/**
+ * The practitioner's overview: invoices by state, what is left to secure, lots and files pending,
+ * deadlines (late first), rejects to redo and payments received. "Today" is the UTC date of
+ * platform.clock.now(): the device has no time zone setting, so near midnight in France the date
+ * can be one day off (documented; deadlines are counted in whole working days anyway).
+ */
+import type { InvoiceRecord, InvoiceState, IsoDate } from '../model.js';
+import { addDays } from '../rules/dates.js';
+import { keys, listAs } from './keys.js';
+import type { StoredFile, StoredLot } from './lots.js';
+
+export const STATES: InvoiceState[] = ['created', 'secured', 'in-lot', 'sent', 'arl-positive', 'arl-negative', 'paid', 'rejected'];
+/** Not yet gone to the AMO: the transmission deadline still applies. */
+const UNSENT: ReadonlySet<InvoiceState> = new Set(['created', 'secured', 'in-lot']);
+export const DUE_SOON_DAYS = 2;
+
+export function todayUtc(ms: number): IsoDate {
+  return new Date(ms).toISOString().slice(0, 10);
+}
+
+export interface StatusResult {
+  ok: true;
+  today: IsoDate;
+  byState: Record<InvoiceState, number>;
+  toSecure: number[];
+  lotsPending: number;
+  filesWaiting: Array<{ fileId: string; attempts: number; lastError?: string; nextAttemptAt: number }>;
+  late: Array<{ invoiceNo: number; deadline: IsoDate }>;
+  dueToday: Array<{ invoiceNo: number; deadline: IsoDate }>;
+  dueSoon: Array<{ invoiceNo: number; deadline: IsoDate }>;
+  rejectsToRedo: Array<{ invoiceNo: number; code: string; text: string; source: 'ARL' | 'RSP' }>;
+  paid: { count: number; amount: number };
+}
+
+export async function computeStatus(today: IsoDate): Promise<StatusResult> {
+  const byState = Object.fromEntries(STATES.map((s) => [s, 0])) as Record<InvoiceState, number>;
+  const out: StatusResult = { ok: true, today, byState, toSecure: [], lotsPending: 0, filesWaiting: [], late: [], dueToday: [], dueSoon: [], rejectsToRedo: [], paid: { count: 0, amount: 0 } };
+  const soon = addDays(today, DUE_SOON_DAYS);
+  for (const { value: r } of await listAs<InvoiceRecord>(keys.invoices())) {
+    byState[r.state] = (byState[r.state] ?? 0) + 1;
+    const no = r.data.invoiceNo;
+    if (r.state === 'created') out.toSecure.push(no);
+    if (UNSENT.has(r.state)) {
+      if (r.deadline < today) out.late.push({ invoiceNo: no, deadline: r.deadline });
+      else if (r.deadline === today) out.dueToday.push({ invoiceNo: no, deadline: r.deadline });
+      else if (r.deadline <= soon) out.dueSoon.push({ invoiceNo: no, deadline: r.deadline });
+    }
+    if ((r.state === 'arl-negative' || r.state === 'rejected') && r.replacedBy === undefined && r.reject) out.rejectsToRedo.push({ invoiceNo: no, ...r.reject });
+    if (r.state === 'paid' && r.paid) {
+      out.paid.count++;
+      out.paid.amount += r.paid.amount;
+    }
+  }
+  out.late.sort((a, b) => (a.deadline < b.deadline ? -1 : a.deadline > b.deadline ? 1 : a.invoiceNo - b.invoiceNo));
+  for (const { value: l } of await listAs<StoredLot>(keys.lots())) if (l.signed.length === 0 || l.fileNo === undefined) out.lotsPending++;
+  for (const { value: f } of await listAs<StoredFile>(keys.files())) {
+    if (f.state !== 'ready') continue;
+    out.filesWaiting.push({ fileId: f.fileId, attempts: f.attempts, nextAttemptAt: f.nextAttemptAt, ...(f.lastError ? { lastError: f.lastError } : {}) });
+  }
+  return out;
+}

@@ -1,0 +1,139 @@
+/**
+ * Sending files. The mail is rebuilt from stored bytes only (manifest fields fixed in the file
+ * record, signed lots as stored), so a re-send after a crash or a failure is byte-identical and
+ * carries the same fileId and Message-ID: the AMO deduplicates on them. There are no timers in the
+ * sandbox: a failed file waits (back-off 30 s × 2^attempts, at most 1 h) and is tried again by the
+ * next transmit, returns.fetch or onStart. Callers hold the lock.
+ */
+import type { InvoiceRecord, IsoDate } from '../model.js';
+import type { StoreOp } from '../../../platform/sdk/api.js';
+import { fileMail, practitionerAddress, type MailMessage } from '../formats/mail.js';
+import { lotAttachmentName, type FileManifest } from '../formats/file.js';
+import { currentSituation, cpsSignCms, session } from '../session.js';
+import { withState } from './invoices.js';
+import { billingOfKey, getAs, keys, listAs, put } from './keys.js';
+import { buildFiles, buildLots, securedInvoices, unsignedLots, type StoredFile, type StoredLot } from './lots.js';
+
+export const BACKOFF_BASE_MS = 30_000;
+export const BACKOFF_MAX_MS = 60 * 60 * 1000;
+
+export function backoffMs(attempts: number): number {
+  return Math.min(BACKOFF_BASE_MS * 2 ** attempts, BACKOFF_MAX_MS);
+}
+
+export async function fileMessage(file: StoredFile): Promise<MailMessage> {
+  const lots: StoredLot[] = [];
+  for (const n of file.lotNos) {
+    const l = await getAs<StoredLot>(keys.lot(file.billingNumber, n));
+    if (!l || l.signed.length === 0) throw new Error(`lot ${n} of file ${file.fileId} missing or unsigned`);
+    lots.push(l);
+  }
+  const manifest: FileManifest = {
+    fileId: file.fileId,
+    fileNo: file.fileNo,
+    billingNumber: file.billingNumber,
+    destination: file.destination,
+    createdAt: file.createdAt,
+    lots: lots.map((l) => ({ lotNo: l.lotNo, kind: l.kind, invoices: l.invoiceNos.length, amount: l.amount, attachment: lotAttachmentName(file.fileId, l.lotNo) })),
+  };
+  return fileMail(manifest, lots.map((l) => ({ lotNo: l.lotNo, signed: l.signed })), practitionerAddress(file.billingNumber));
+}
+
+/** Kernel error codes only: an E_NET message may name the endpoint, never the content. */
+function netError(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  const message = (err as { message?: unknown } | null)?.message;
+  const c = typeof code === 'string' ? code : 'erreur';
+  return typeof message === 'string' && c === 'E_NET' ? `${c}: ${message.slice(0, 160)}` : c;
+}
+
+export interface SendOutcome {
+  sent: string[];
+  waiting: Array<{ fileId: string; attempts: number; nextAttemptAt: number; lastError?: string }>;
+  errors: string[];
+}
+
+export async function sendFiles(force: boolean): Promise<SendOutcome> {
+  const out: SendOutcome = { sent: [], waiting: [], errors: [] };
+  const files = (await listAs<StoredFile>(keys.files())).map((x) => x.value).filter((f) => f.state === 'ready');
+  for (const f of files) {
+    const now = await platform.clock.now();
+    if (!force && f.nextAttemptAt > now) {
+      out.waiting.push({ fileId: f.fileId, attempts: f.attempts, nextAttemptAt: f.nextAttemptAt, ...(f.lastError ? { lastError: f.lastError } : {}) });
+      continue;
+    }
+    let mail: MailMessage;
+    try {
+      mail = await fileMessage(f);
+    } catch (err) {
+      out.errors.push(`Fichier ${f.fileId} : construction impossible (${err instanceof Error ? err.message : 'erreur'})`);
+      continue;
+    }
+    let reply: unknown;
+    let failure: string | null = null;
+    try {
+      reply = await platform.net.send('amo-smtp', mail as never);
+      const r = reply as { type?: unknown; accepted?: unknown };
+      if (r?.type !== 'sent' || !Array.isArray(r.accepted) || r.accepted.length === 0) failure = 'destinataire refusé par le serveur';
+    } catch (err) {
+      failure = netError(err);
+    }
+    const at = await platform.clock.now();
+    if (failure !== null) {
+      const next = at + backoffMs(f.attempts);
+      const upd: StoredFile = { ...f, attempts: f.attempts + 1, nextAttemptAt: next, lastError: failure };
+      await platform.store.transaction([put(keys.file(f.billingNumber, f.fileNo), upd)]);
+      out.waiting.push({ fileId: f.fileId, attempts: upd.attempts, nextAttemptAt: next, lastError: failure });
+      continue;
+    }
+    const ops: StoreOp[] = [put(keys.file(f.billingNumber, f.fileNo), { ...f, state: 'sent', sentAt: at, attempts: f.attempts + 1 })];
+    for (const n of f.lotNos) {
+      const l = await getAs<StoredLot>(keys.lot(f.billingNumber, n));
+      for (const no of l?.invoiceNos ?? []) {
+        const r = await getAs<InvoiceRecord>(keys.invoice(f.billingNumber, no));
+        // An ARL may already have arrived (a crash after the SMTP send): never move an invoice back.
+        if (r && r.state === 'in-lot') ops.push(put(keys.invoice(f.billingNumber, no), withState(r, 'sent', at, f.fileId)));
+      }
+    }
+    await platform.store.transaction(ops);
+    out.sent.push(f.fileId);
+  }
+  return out;
+}
+
+export interface TransmitResult {
+  ok: boolean;
+  lotsBuilt: number;
+  filesSent: string[];
+  filesWaiting: SendOutcome['waiting'];
+  errors: string[];
+}
+
+/** (1) lots for the current situation's billing number, (2) files, (3) send what is due. */
+export async function transmit(force: boolean, today: IsoDate): Promise<TransmitResult> {
+  const errors: string[] = [];
+  let lotsBuilt = 0;
+  const s = currentSituation();
+  const billings = new Set<string>();
+  for (const k of await platform.store.list({ prefix: 'lot/' })) billings.add(billingOfKey(k));
+  if (s) {
+    billings.add(s.billingNumber);
+    const pending = (await securedInvoices(s.billingNumber)).length + (await unsignedLots(s.billingNumber)).length;
+    if (pending > 0) {
+      if (!s.canSignLot) errors.push('Situation sans droit de signer les lots : transmission des factures impossible');
+      else if (!session.cps) errors.push('Insérez la carte CPS pour signer les lots');
+      else {
+        try {
+          lotsBuilt = await buildLots(s.billingNumber, today, (body) => cpsSignCms(body, false));
+        } catch (err) {
+          errors.push(err instanceof Error ? err.message : 'signature des lots impossible');
+        }
+      }
+    }
+  } else if ((await listAs<InvoiceRecord>(keys.invoices())).some((x) => x.value.state === 'secured')) {
+    errors.push('Insérez la carte CPS pour constituer les lots des factures sécurisées');
+  }
+  for (const b of billings) await buildFiles(b, today);
+  const sent = await sendFiles(force);
+  return { ok: errors.length === 0 && sent.errors.length === 0, lotsBuilt, filesSent: sent.sent, filesWaiting: sent.waiting, errors: [...errors, ...sent.errors] };
+}
