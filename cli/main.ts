@@ -9,6 +9,7 @@ import { registerAuditCommands } from './commands/audit.js';
 import { registerCardsCommands } from './commands/cards.js';
 import { registerAcquirerCommands } from './commands/acquirer.js';
 import { registerSecurityCommands } from './commands/security.js';
+import { registerStatusCommand } from './commands/status.js';
 import { registerAmoCommands } from './commands/amo.js';
 
 const program = new Command();
@@ -31,6 +32,7 @@ registerCardsCommands(program);
 registerAcquirerCommands(program);
 registerAmoCommands(program);
 registerSecurityCommands(program);
+registerStatusCommand(program, { dataDir });
 
 try {
   await program.parseAsync(process.argv);

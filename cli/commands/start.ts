@@ -3,7 +3,9 @@ import type { Command } from 'commander';
 import { Kernel } from '../../platform/kernel/kernel.js';
 import { loadConfig } from '../../platform/kernel/config.js';
 import { runConsole } from '../console.js';
+import { serveControl } from '../control.js';
 import { startAcquirer } from '../../emulator/acquirer/server.js';
+import { startAmo } from '../../emulator/amo/server.js';
 import { emulatorKeyDir } from '../../emulator/cards/profiles.js';
 import { join } from 'node:path';
 
@@ -27,15 +29,30 @@ export function registerStartCommand(program: Command, ctx: { dataDirOption: () 
             return null;
           })
         : null;
+      // The emulated Assurance Maladie likewise, at the SMTP and POP3 endpoints of the health policy,
+      // with the mailbox account the kernel's POP3 transport logs in with.
+      const endpoints = [...kernel.policies.values()].flatMap((p) => p.network.endpoints);
+      const smtpEp = endpoints.find((e) => e.kind === 'smtp');
+      const pop3Ep = endpoints.find((e) => e.kind === 'pop3');
+      const amo =
+        smtpEp && pop3Ep
+          ? await startAmo({ smtpPort: smtpEp.port, pop3Port: pop3Ep.port, dataDir: join(config.dataDir, 'amo'), keyDir: emulatorKeyDir(), mailbox: config.mailbox }).catch((e: Error) => {
+              console.log(`  AMO emulator not started: ${e.message}`);
+              return null;
+            })
+          : null;
+      const control = o.once ? null : await serveControl(kernel, config.dataDir);
       const st = kernel.status();
       console.log(`Dispositif Intégré: kernel up (data ${config.dataDir})`);
       for (const d of st.domains) console.log(`  domain ${d.domain.padEnd(16)} ${d.state} (pid ${d.pid ?? '-'})`);
       for (const r of st.refused) console.log(`  REFUSED ${r.source}: ${r.reason}`);
       console.log(`  reader: ${config.reader.driver}, ${config.reader.driver === 'emulated' ? kernel.reader.slotCount : config.reader.pcscReaders.length || 'all'} slots`);
       if (acquirer && endpoint) console.log(`  acquirer emulator on ${endpoint.host}:${acquirer.port}`);
+      if (amo) console.log(`  AMO emulator: SMTP 127.0.0.1:${amo.smtpPort}, POP3 127.0.0.1:${amo.pop3Port}`);
       if (o.once) {
         await kernel.shutdown();
         await acquirer?.close();
+        await amo?.close();
         process.exitCode = st.refused.length > 0 ? 1 : 0;
         return;
       }
@@ -49,7 +66,9 @@ export function registerStartCommand(program: Command, ctx: { dataDirOption: () 
           if (how === 'quit' || process.stdin.isTTY) resolve();
         });
       });
+      control?.close();
       await kernel.shutdown();
       await acquirer?.close();
+      await amo?.close();
     });
 }
