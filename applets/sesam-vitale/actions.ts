@@ -12,7 +12,7 @@ import { CardError } from './cards/errors.js';
 import { ActionError, currentSituation, practitionerRef, session } from './session.js';
 import { maskNir, screens } from './screens.js';
 import { withLock } from './pipeline/lock.js';
-import { actsOf, createAndSecure, duplicateLines, InvalidInvoice, loadInvoice, type Secured } from './pipeline/invoices.js';
+import { actsOf, createAndSecure, duplicateLines, InvalidInvoice, loadInvoice, secureCreated, type Secured } from './pipeline/invoices.js';
 import { sendFiles, transmit } from './pipeline/transmit.js';
 import { fetchReturns } from './pipeline/returns.js';
 import { computeStatus, todayUtc } from './pipeline/status.js';
@@ -335,6 +335,14 @@ const ACTIONS: Record<string, { mutates: boolean; run: Handler }> = {
       if (d.series) input.series = d.series;
       const s = await createAndSecure({ input, today: await today(), correctedFrom: no, ...(withCard ? { vitaleSerial: v.read.serialNumber } : {}) });
       return toStored({ ...((await secured(s)) as Obj), correctedFrom: no });
+    },
+  },
+  'fse.secure': {
+    mutates: true,
+    run: async (p) => {
+      const no = int(obj(p, '', ['invoiceNo']), 'invoiceNo', '', 1, 999_999_999);
+      needSigner();
+      return secured(await secureCreated(await billingOrThrow(), no));
     },
   },
   'fse.duplicate': {

@@ -162,9 +162,13 @@ export async function cpsSignCms(content: Uint8Array, detached: boolean): Promis
 }
 
 /** INTERNAL AUTHENTICATE on the Vitale card still in its slot; the lease is taken only for it. */
-export async function vitaleAuth(challenge: Uint8Array): Promise<{ auth: Uint8Array; certDer: Uint8Array; serial: string }> {
+/** INTERNAL AUTHENTICATE by the Vitale card in the reader, which must be the invoice's card when it names one. */
+export async function vitaleAuth(challenge: Uint8Array, expectedSerial?: string): Promise<{ auth: Uint8Array; certDer: Uint8Array; serial: string }> {
   const v = session.vitale;
   if (!v) throw new ActionError('E_VITALE', 'Insérez la carte Vitale du patient', 'vitale');
+  if (expectedSerial !== undefined && v.read.serialNumber !== expectedSerial) {
+    throw new ActionError('E_VITALE', `Ce n’est pas la carte Vitale de cette facture : insérez la carte n° ${expectedSerial}`, 'vitale');
+  }
   let lease: Lease;
   try {
     lease = await platform.slots.acquire(v.slot, { timeoutMs: 5000 });

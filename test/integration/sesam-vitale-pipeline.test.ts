@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootDev, until, type DevKernel } from '../support/dev-kernel.js';
-import { appletBundle } from '../support/billing.js';
+import { appletBundle, bootBilling, CONTEXT, type Billing } from '../support/billing.js';
+import type { CardModel } from '../../emulator/cards/card.js';
 import { loadPolicyFile } from '../../platform/kernel/policy/loader.js';
 import { repoRoot } from '../../platform/kernel/paths.js';
 import { loadCard } from '../../emulator/cards/profiles.js';
@@ -181,5 +182,46 @@ describe('sesam-vitale applet: cards -> FSE -> lot -> SMTP -> AMO -> ARL/RSP by 
     st = await act('status');
     // 1, 2 and 4 paid; 3 stays rejected at the ARL, replaced by 4.
     expect(st.byState).toMatchObject({ paid: 3, 'arl-negative': 1, sent: 0, secured: 0, created: 0 });
+  });
+});
+
+describe('sesam-vitale applet: an invoice left unsigned is secured later with the same number', () => {
+  let b: Billing;
+  beforeAll(async () => {
+    b = await bootBilling();
+  }, 60_000);
+  afterAll(async () => {
+    await b?.close();
+  });
+
+  it('a Vitale card that fails INTERNAL AUTHENTICATE leaves the FSE "created"; fse.secure finishes it, same number, and it is sent once', async () => {
+    await b.insertCps(0, 'cps-infirmiere');
+    // The Vitale card answers 6F00 to its first INTERNAL AUTHENTICATE, then works.
+    const card = await loadCard('vitale-assure-seul');
+    let failures = 1;
+    const flaky: CardModel = {
+      kind: card.kind,
+      reset: () => card.reset(),
+      processingMs: (a) => card.processingMs?.(a) ?? 0,
+      process: (apdu) => (apdu[1] === 0x88 && failures-- > 0 ? Uint8Array.from([0x6f, 0x00]) : card.process(apdu)),
+    };
+    b.dk.kernel.insertCard(1, flaky);
+    await b.waitState((s) => s.vitale !== undefined && s.vitale !== null, 'Vitale read');
+    const today = new Date().toISOString().slice(0, 10);
+    const acts = [{ date: today, code: 'AMI', coefficient: 1 }];
+    const first = await b.act('fse.create', { acts, context: { ...CONTEXT, parcours: 'exempt' } });
+    expect(first.ok, JSON.stringify(first)).toBe(false);
+    let st = await b.act('status');
+    expect(st.toSecure).toEqual([1]);
+    // Nothing unsigned leaves: transmit builds no lot.
+    expect(await b.act('transmit')).toMatchObject({ ok: true, lotsBuilt: 0 });
+    const s = await b.act('fse.secure', { invoiceNo: 1 });
+    expect(s, JSON.stringify(s)).toMatchObject({ ok: true, invoiceNo: 1 });
+    expect(await b.act('fse.secure', { invoiceNo: 1 })).toMatchObject({ ok: false, error: { code: 'E_STATE' } });
+    st = await b.act('status');
+    expect(st.toSecure).toEqual([]);
+    expect(await b.act('transmit')).toMatchObject({ ok: true, lotsBuilt: 1 });
+    await b.amo.whenIdle();
+    expect(b.amo.files().flatMap((f) => f.invoices)).toEqual([expect.objectContaining({ invoiceNo: 1, status: 'accepted' })]);
   });
 });

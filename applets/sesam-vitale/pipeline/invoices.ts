@@ -87,37 +87,59 @@ export async function createAndSecure(o: { input: InvoiceInput; today: IsoDate; 
     ops.push(put(keys.invoice(billing, o.correctedFrom), { ...old, replacedBy: invoiceNo }));
   }
   await platform.store.transaction(ops);
+  return secureStored(billing, rec);
+}
 
+/**
+ * Steps 2 to 4 for a stored 'created' record: also how an invoice a crash left unsigned is secured
+ * later (fse.secure), with the same number and bytes, by the same Vitale card.
+ */
+async function secureStored(billing: string, created: InvoiceRecord): Promise<Secured> {
+  const data = created.data;
+  const record = created.record;
+  if (!record) throw new ActionError('E_STATE', `Facture n° ${data.invoiceNo} sans contenu : elle ne peut pas être sécurisée`, 'invoiceNo');
+  let rec = created;
   if (!data.degraded) {
-    const a = await vitaleAuth(await platform.crypto.digest('SHA-256', record));
+    const a = await vitaleAuth(await platform.crypto.digest('SHA-256', record), data.vitaleSerial);
     rec = { ...rec, vitaleAuth: a.auth, vitaleCertDer: a.certDer };
   }
   rec = { ...rec, cpsSignature: await cpsSignCms(record, true) };
 
-  const ops2 = [];
+  const ops = [];
   let dreNo: number | undefined;
+  // Counters are read again: other invoices may have been numbered since this one.
+  const c = await readCounters(billing);
   const dre = buildDre(data, c.invoice + 1);
   if (dre) {
     dreNo = allocate(c, 'invoice');
     const dreRecord = encodeInvoice(dre.data);
     const dreSig = await cpsSignCms(dreRecord, true);
+    const at = await platform.clock.now();
     const dreRec: InvoiceRecord = {
       data: dre.data,
       state: 'secured',
-      history: [{ state: 'created', at: now }, { state: 'secured', at: await platform.clock.now() }],
+      history: [{ state: 'created', at }, { state: 'secured', at }],
       destination: dre.destination,
       deadline: dre.deadline,
       record: dreRecord,
       cpsSignature: dreSig,
     };
-    ops2.push(counterOp(billing, c), put(keys.invoice(billing, dreNo), dreRec));
+    ops.push(counterOp(billing, c), put(keys.invoice(billing, dreNo), dreRec));
   }
   rec = withState(rec, 'secured', await platform.clock.now());
-  ops2.push(put(keys.invoice(billing, invoiceNo), rec));
-  await platform.store.transaction(ops2);
-  const out: Secured = { invoiceNo, totals: data.pricing.totals, deadline: rec.deadline, patientToPay: patientToPay(data), degraded: data.degraded };
+  ops.push(put(keys.invoice(billing, data.invoiceNo), rec));
+  await platform.store.transaction(ops);
+  const out: Secured = { invoiceNo: data.invoiceNo, totals: data.pricing.totals, deadline: rec.deadline, patientToPay: patientToPay(data), degraded: data.degraded };
   if (dreNo !== undefined) out.dreNo = dreNo;
   return out;
+}
+
+/** fse.secure: an invoice left 'created' (numbered, never signed) by a crash or a removed card. */
+export async function secureCreated(billing: string, invoiceNo: number): Promise<Secured> {
+  const rec = await loadInvoice(billing, invoiceNo);
+  if (!rec) throw new ActionError('E_UNKNOWN', `Facture n° ${invoiceNo} inconnue`, 'invoiceNo');
+  if (rec.state !== 'created') throw new ActionError('E_STATE', `Facture n° ${invoiceNo} déjà sécurisée`, 'invoiceNo');
+  return secureStored(billing, rec);
 }
 
 /** The acts as the practitioner entered them, from the priced lines (for a correction). */
