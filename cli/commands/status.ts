@@ -25,6 +25,7 @@ interface BillingStatus {
   dueSoon: Due[];
   rejectsToRedo: Array<{ invoiceNo: number; code: string; text: string; source: string }>;
   paid: { count: number; amount: number };
+  payments?: { approved: number; declined: number; pending: number; amount: number };
 }
 
 const STATE_LABELS: Record<string, string> = {
@@ -58,6 +59,11 @@ export function renderStatus(s: BillingStatus): string {
   list('À transmettre bientôt', s.dueSoon);
   for (const r of s.rejectsToRedo) out.push(`  Rejet à refaire : n° ${r.invoiceNo} (${r.source} ${r.code} : ${r.text})`);
   out.push(`  Paiements reçus : ${s.paid.count} facture(s), ${euros(s.paid.amount)}`);
+  if (s.payments) {
+    const p = s.payments;
+    out.push(`  Encaissements par carte : ${p.approved} accepté(s) (${euros(p.amount)}), ${p.declined} refusé(s)`);
+    if (p.pending > 0) out.push(`  Paiement(s) interrompu(s) à vérifier : ${p.pending}`);
+  }
   return out.join('\n');
 }
 

@@ -17,6 +17,7 @@ export const keys = {
   ret: (uid: string) => `ret/${uid}`,
   retBad: (uid: string) => `ret-bad/${uid}`,
   pay: (billing: string, no: number) => `pay/${billing}/${pad(no, 9)}`,
+  pays: () => 'pay/',
 } as const;
 
 /** The billing number inside an `inv/`, `lot/`, `file/` or `pay/` key. */

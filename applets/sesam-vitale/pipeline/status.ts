@@ -8,6 +8,7 @@ import type { InvoiceRecord, InvoiceState, IsoDate } from '../model.js';
 import { addDays } from '../rules/dates.js';
 import { keys, listAs } from './keys.js';
 import type { StoredFile, StoredLot } from './lots.js';
+import type { PaymentRecord } from './payment.js';
 
 export const STATES: InvoiceState[] = ['created', 'secured', 'in-lot', 'sent', 'arl-positive', 'arl-negative', 'paid', 'rejected'];
 /** Not yet gone to the AMO: the transmission deadline still applies. */
@@ -30,11 +31,13 @@ export interface StatusResult {
   dueSoon: Array<{ invoiceNo: number; deadline: IsoDate }>;
   rejectsToRedo: Array<{ invoiceNo: number; code: string; text: string; source: 'ARL' | 'RSP' }>;
   paid: { count: number; amount: number };
+  /** Patient parts taken by card (fse.pay), by outcome; `pending` ones were cut by a crash. */
+  payments: { approved: number; declined: number; pending: number; amount: number };
 }
 
 export async function computeStatus(today: IsoDate): Promise<StatusResult> {
   const byState = Object.fromEntries(STATES.map((s) => [s, 0])) as Record<InvoiceState, number>;
-  const out: StatusResult = { ok: true, today, byState, toSecure: [], lotsPending: 0, filesWaiting: [], late: [], dueToday: [], dueSoon: [], rejectsToRedo: [], paid: { count: 0, amount: 0 } };
+  const out: StatusResult = { ok: true, today, byState, toSecure: [], lotsPending: 0, filesWaiting: [], late: [], dueToday: [], dueSoon: [], rejectsToRedo: [], paid: { count: 0, amount: 0 }, payments: { approved: 0, declined: 0, pending: 0, amount: 0 } };
   const soon = addDays(today, DUE_SOON_DAYS);
   for (const { value: r } of await listAs<InvoiceRecord>(keys.invoices())) {
     byState[r.state] = (byState[r.state] ?? 0) + 1;
@@ -56,6 +59,13 @@ export async function computeStatus(today: IsoDate): Promise<StatusResult> {
   for (const { value: f } of await listAs<StoredFile>(keys.files())) {
     if (f.state !== 'ready') continue;
     out.filesWaiting.push({ fileId: f.fileId, attempts: f.attempts, nextAttemptAt: f.nextAttemptAt, ...(f.lastError ? { lastError: f.lastError } : {}) });
+  }
+  for (const { value: p } of await listAs<PaymentRecord>(keys.pays())) {
+    if (p.status === 'approved') {
+      out.payments.approved++;
+      out.payments.amount += p.amount;
+    } else if (p.status === 'pending') out.payments.pending++;
+    else out.payments.declined++;
   }
   return out;
 }
