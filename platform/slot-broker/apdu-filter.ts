@@ -9,7 +9,7 @@
 import { ApduError, parseCommandApdu, type ParsedCommandApdu } from '../sdk/apdu.js';
 import type { CardClass } from '../kernel/policy/types.js';
 import { BrokerError } from './types.js';
-import { byteHex, hexByte } from './hex.js';
+import { byteHex, hexByte, toHex } from './hex.js';
 
 export interface CompiledRule {
   cla: number;
@@ -25,6 +25,18 @@ export interface FilterClass {
   name: string;
   rules: readonly CompiledRule[];
   pinReferences: ReadonlySet<number>;
+  /**
+   * The class's applications (policy `aids`): a SELECT by DF name must name one of them (or a longer
+   * name they start, as EMV partial selection does), so an applet cannot reach another application
+   * a multi-application card may carry. Absent: names are not checked (fuzzing the rules alone).
+   */
+  aids?: readonly Uint8Array[];
+}
+
+function startsWith(data: Uint8Array, prefix: Uint8Array): boolean {
+  if (data.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (data[i] !== prefix[i]) return false;
+  return true;
 }
 
 /**
@@ -109,6 +121,13 @@ export function checkAppletApdu(apdu: Uint8Array, cls: FilterClass, maxCommandBy
     throw new BrokerError(
       'E_APDU_DENIED',
       `applet APDU refused: ${describeHeader(c.cla, c.ins, c.p1, c.p2)} is not in the allowlist of card class "${cls.name}"`,
+    );
+  }
+  // SELECT by DF name (P1 000001xx): only the class's own applications.
+  if (cls.aids !== undefined && c.ins === 0xa4 && (c.p1 & 0xfc) === 0x04 && !cls.aids.some((aid) => startsWith(c.data, aid))) {
+    throw new BrokerError(
+      'E_APDU_DENIED',
+      `applet APDU refused: SELECT of application ${toHex(c.data) || '(empty name)'} is not an application of card class "${cls.name}" (policy aids)`,
     );
   }
   return c;

@@ -100,6 +100,12 @@ export const CATALOGUE: Attack[] = [
   { id: 'AMB-03', family: 'ambient', test: ESC2, anchor: 'DESIGN §4: an applet can only name an endpoint or intent target its policy lists',
     attack: 'name a network endpoint, an intent target and an intent action that are not in the policy, including path-like names',
     expected: 'E_POLICY / E_ARGS, and nothing leaves the device' },
+  { id: 'AMB-04', family: 'ambient', test: 'test/security/mail-and-grants.test.ts', anchor: 'RFC 5321/5322 header and command injection; the kernel owns every connection (DESIGN §4)',
+    attack: 'from the sandbox, net.send an SMTP message with CRLF in an address, a header in the subject, several addresses in one, a path as an attachment name, an extra field',
+    expected: 'E_ARGS naming the field, before any connection is opened' },
+  { id: 'AMB-05', family: 'ambient', test: 'test/security/mail-and-grants.test.ts', anchor: 'credentials stay in the kernel (the mailbox account is kernel configuration, never applet data)',
+    attack: 'make the POP3 login fail and read the error the applet gets, looking for the mailbox account',
+    expected: 'E_NET "authentication refused by <endpoint>", naming neither the user nor the password' },
 
   // ---------------------------------------------------------------- cross-domain confidentiality
   { id: 'XDOM-01', family: 'confidentiality', test: LR, anchor: JCF,
@@ -135,6 +141,9 @@ export const CATALOGUE: Attack[] = [
   { id: 'XDOM-11', family: 'confidentiality', test: 'test/security/payment-confinement.test.ts', wholeFile: true, anchor: `${PCI}; ${JCF}`,
     attack: 'health and payment transactions interleaved on two slots; look for bank-card response bytes in anything delivered to health (and the reverse), and for PANs/PINs in every log, audit, store and crash file',
     expected: 'no byte string crosses; no Luhn-valid PAN or PIN used anywhere on disk' },
+  { id: 'XDOM-12', family: 'confidentiality', test: 'test/security/billing-confinement.test.ts', wholeFile: true, anchor: `${JCF}; issue 4: the health applet touches no card but Vitale and CPS`,
+    attack: 'under the health policy, reach the bank card: acquire its slot, SELECT the EMV application or the PSE through the Vitale lease, send GET PROCESSING OPTIONS / GENERATE AC / VERIFY, ask a PIN entry with the EMV PIN reference',
+    expected: 'E_NOT_ROUTED, E_APDU_DENIED (a SELECT by name outside the class\'s AIDs, instructions outside its allowlist, PIN instructions), E_POLICY; not one APDU reaches the EMV card; the audit shows health leasing only vitale/cps' },
 
   // ---------------------------------------------------------------- leases
   { id: 'LEASE-01', family: 'lease', test: LR, anchor: 'capability systems: unforgeable references; Java Card AID-bound contexts',
@@ -246,6 +255,9 @@ export const CATALOGUE: Attack[] = [
   { id: 'PKG-06', family: 'tamper', test: PKG, anchor: 'manifest hash binding', attack: 'edit policy.json inside the package (granting more)', expected: 'refused (hash mismatch naming policy.json)' },
 
   // ---------------------------------------------------------------- hostile cards
+  { id: 'PKG-07', family: 'tamper', test: 'test/security/mail-and-grants.test.ts', anchor: 'workerd-style grants: nothing bundled unless declared; the sandbox has no modules',
+    attack: 'pack an applet importing an npm package its applet.json does not declare, or a Node built-in it does declare',
+    expected: 'E_PACK naming the import; built-ins refused whatever applet.json says' },
   { id: 'CARD-01', family: 'card', test: HC, anchor: 'ISO 7816-3 T=0 procedure bytes; bounded loops', attack: 'endless 61xx', expected: 'bounded GET RESPONSE rounds, E_CARD' },
   { id: 'CARD-02', family: 'card', test: HC, anchor: 'ISO 7816-3 6Cxx', attack: 'endless 6Cxx', expected: 'one re-send, then E_CARD' },
   { id: 'CARD-03', family: 'card', test: HC, anchor: 'response length caps', attack: 'oversized answer', expected: 'E_CARD, never delivered' },

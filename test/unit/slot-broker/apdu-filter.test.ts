@@ -17,6 +17,7 @@ const klass = cardClass('vitale', hex(ATR_HEALTH), 'FF'.repeat(ATR_HEALTH.length
     { cla: '00', ins: '20', name: 'VERIFY' },
   ],
   pinReferences: [0x81, 0x01],
+  aids: ['D250000002564954414C45'],
 });
 
 async function leased(opts = {}): Promise<{ r: Rig; card: FakeCard; token: string }> {
@@ -35,6 +36,24 @@ describe('APDU allowlist', () => {
     // 83 & FC = 80: GET DATA on logical channel 3 is covered by the masked rule.
     expect(hex(await r.broker.transmit('sesam-vitale', token, h('83CA9F1700')))).toBe('6D00');
     expect(card.received.map(hex)).toContain('83CA9F1700');
+  });
+
+  it('lets a SELECT by name through only for the class\'s own applications (or a longer name they start)', async () => {
+    const { r, card, token } = await leased();
+    const sent = card.received.length;
+    // Another application a multi-application card may carry (an EMV one here): refused before the card.
+    await expectBrokerError(
+      r.broker.transmit('sesam-vitale', token, h('00A4040007A000000004101000')),
+      'E_APDU_DENIED',
+      /SELECT of application A0000000041010 is not an application of card class "vitale"/,
+    );
+    await expectBrokerError(r.broker.transmit('sesam-vitale', token, h('00A4040000')), 'E_APDU_DENIED', /\(empty name\)/);
+    // A shorter prefix of the policy's AID is not the application either.
+    await expectBrokerError(r.broker.transmit('sesam-vitale', token, h('00A4040005D25000000200')), 'E_APDU_DENIED', /D250000002/);
+    expect(card.received.length).toBe(sent);
+    // EMV-style partial selection: a longer name starting with the listed AID passes.
+    await r.broker.transmit('sesam-vitale', token, h('00A404000CD250000002564954414C450100'));
+    expect(card.received.length).toBe(sent + 1);
   });
 
   it('denies anything else, naming CLA, INS, P1, P2 and the card class, and never sends it', async () => {
