@@ -382,16 +382,17 @@ const ACTIONS: Record<string, { mutates: boolean; run: Handler }> = {
       const r = await fetchReturns();
       // Files waiting for a retry go with the fetch: there is no timer in the sandbox.
       await sendFiles(false);
-      await platform.ui.show(screens.returns(r.arlSeen, r.paid, r.rejects.length));
+      await platform.ui.show(r.ok ? screens.returns(r.arlSeen, r.paid, r.rejects.length) : screens.returnsFailed(r.error ?? 'erreur'));
       return toStored({ ok: r.ok, arl: r.arl, rsp: r.rsp, corrupt: r.corrupt, rejects: r.rejects, ...(r.error ? { error: r.error } : {}) });
     },
   },
   status: {
     mutates: false,
     run: async (p) => {
-      obj(p, '', []);
+      // `show`: the practitioner asked for the deadlines screen; tools (di status, the day view) only read.
+      const o = obj(p, '', ['show']);
       const s = await computeStatus(await today());
-      await platform.ui.show(screens.deadlines(s.late, s.dueToday.length, s.dueSoon.length));
+      if (o.show !== undefined && bool(o, 'show', '')) await platform.ui.show(screens.deadlines(s.late, s.dueToday.length, s.dueSoon.length));
       return toStored(s);
     },
   },

@@ -68,7 +68,8 @@ async function insertedVitale(slot: number): Promise<void> {
   for (const nir of [read.insured.nir, ...read.beneficiaries.map((b) => b.nir).filter((n): n is string => n !== undefined)]) {
     const c = checkNir(nir);
     if (!c.ok) {
-      await platform.ui.show(screens.badNir(c.reason));
+      // The reason quotes the NIR: the screen names it masked, like every summary screen.
+      await platform.ui.show(screens.badNir(maskNir(nir)));
       return;
     }
   }

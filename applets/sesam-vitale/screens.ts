@@ -71,7 +71,7 @@ export const screens = {
     ]),
   rightsClosed: (b: Beneficiary, today: IsoDate): Screen =>
     screen(['Droits fermés', beneficiaryLabel(b), `au ${frDate(today)}${b.rights.end ? ` (fin le ${frDate(b.rights.end)})` : ''}`, 'Facturation impossible pour ce bénéficiaire']),
-  badNir: (reason: string): Screen => screen(['Carte Vitale refusée', 'Clé du NIR incorrecte', reason, 'Retirez la carte']),
+  badNir: (maskedNir: string): Screen => screen(['Carte Vitale refusée', 'Clé du NIR incorrecte', `NIR ${maskedNir}`, 'Retirez la carte']),
   secured: (no: number, dreNo: number | undefined, patientToPay: number, deadline: IsoDate): Screen =>
     screen([`FSE sécurisée n° ${no}`, ...(dreNo ? [`DRE n° ${dreNo} pour la complémentaire`] : []), `Montant à régler : ${euros(patientToPay)}`, `À transmettre avant le ${frDate(deadline)}`]),
   degraded: (no: number, patientToPay: number): Screen =>
@@ -83,6 +83,7 @@ export const screens = {
       ...sent.map((f) => `Fichier envoyé : ${f}`),
       ...waiting.map((w) => `En attente : ${w.fileId} (nouvelle tentative à ${hhmm(w.nextAttemptAt)})`),
     ]),
+  returnsFailed: (why: string): Screen => screen(['Relève des retours impossible', why.slice(0, 64), 'Réessayez plus tard']),
   returns: (arl: Array<{ lotNo: number; status: 'positive' | 'negative'; reason?: string }>, paid: number, rejected: number): Screen =>
     screen([
       ...arl.map((a) => (a.status === 'positive' ? `ARL positive : lot ${a.lotNo}` : `ARL négative : lot ${a.lotNo} (${a.reason ?? 'motif non donné'})`)),

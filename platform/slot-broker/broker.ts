@@ -95,7 +95,7 @@ class Broker implements SlotBroker {
       routeOf: (slot) => {
         const s = this.slots[slot];
         if (s === undefined || s.route === null || s.atrHex === null) return null;
-        return { domain: s.route.domain, cardClass: s.route.name, atr: s.atrHex };
+        return { domain: s.route.domain, cardClass: s.route.name, atr: s.atrHex, ...(s.route.lease !== undefined ? { lease: s.route.lease } : {}) };
       },
       onExpire: (lease) => void this.endLease(lease, 'timeout'),
     });

@@ -24,6 +24,7 @@ interface LeaseRecord extends Lease {
   inFlight: number;
   idleTimer: NodeJS.Timeout | null;
   maxTimer: NodeJS.Timeout | null;
+  idleMs: number;
 }
 
 interface Waiter {
@@ -37,7 +38,7 @@ export interface LeaseTableOptions {
   idleTimeoutMs: number;
   maxMs: number;
   /** What the card in `slot` is and to whom it is routed now, or null when empty / not routed. */
-  routeOf: (slot: number) => { domain: string; cardClass: string; atr: string } | null;
+  routeOf: (slot: number) => { domain: string; cardClass: string; atr: string; lease?: { idleMs: number; maxMs: number } } | null;
   /** A lease timed out; the broker ends it (reset, wipe) and then calls free(). */
   onExpire: (lease: Lease) => void;
 }
@@ -192,10 +193,11 @@ export class LeaseTable {
       inFlight: 0,
       idleTimer: null,
       maxTimer: null,
+      idleMs: route.lease?.idleMs ?? this.opts.idleTimeoutMs,
     };
     this.held.set(slot, rec);
     this.armIdle(rec);
-    rec.maxTimer = setTimeout(() => this.expire(rec), this.opts.maxMs);
+    rec.maxTimer = setTimeout(() => this.expire(rec), route.lease?.maxMs ?? this.opts.maxMs);
     rec.maxTimer.unref?.();
     return rec;
   }
@@ -204,7 +206,7 @@ export class LeaseTable {
    * Restarts the idle clock, or stops it while a use is in flight. One timer per lease, restarted in
    * place (refresh) rather than cleared and re-created twice per APDU; while a use is in flight the
    * timer may keep running, but onIdle() ignores it firing then and the use's endUse() restarts it,
-   * so the lease still expires exactly `idleTimeoutMs` after its last use ended.
+   * so the lease still expires exactly its idle time after its last use ended.
    */
   private armIdle(rec: LeaseRecord): void {
     if (!rec.active) {
@@ -217,7 +219,7 @@ export class LeaseTable {
       rec.idleTimer.refresh();
       return;
     }
-    rec.idleTimer = setTimeout(() => this.onIdle(rec), this.opts.idleTimeoutMs);
+    rec.idleTimer = setTimeout(() => this.onIdle(rec), rec.idleMs);
     rec.idleTimer.unref?.();
   }
 

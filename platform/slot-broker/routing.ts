@@ -24,6 +24,8 @@ export interface CompiledRoute extends FilterClass {
   atrMask: Uint8Array;
   aids: readonly Uint8Array[];
   maxResponseBytes: number;
+  /** Per-class lease durations (policy `lease`); absent: the broker's defaults. */
+  lease?: { idleMs: number; maxMs: number };
 }
 
 export function compileRoutes(routes: readonly Route[]): CompiledRoute[] {
@@ -70,6 +72,7 @@ export function compileRoutes(routes: readonly Route[]): CompiledRoute[] {
         maxResponseBytes,
         pinReferences,
         rules: compileRules(cc, 'card class'),
+        ...(cc.lease !== undefined ? { lease: { idleMs: cc.lease.idleMs, maxMs: cc.lease.maxMs } } : {}),
       };
     } catch (e) {
       throw new RouteConfigError(`${where}: ${e instanceof Error ? e.message : String(e)}`);

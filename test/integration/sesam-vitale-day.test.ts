@@ -255,7 +255,9 @@ describe('a day of acts in series (cps-infirmiere), then the refusals a practiti
     await until(() => views.slice(before).some((v) => v.domain === 'sesam-vitale' && text(v).includes('Carte Vitale refusée')), 15_000, 'bad NIR screen');
     const refused = views.slice(before).find((v) => text(v).includes('Carte Vitale refusée'))!;
     expect(text(refused)).toContain('Clé du NIR incorrecte');
-    expect(text(refused)).toMatch(/clé 33 incorrecte/);
+    // The NIR is shown masked (first 5 characters and the key), never in full.
+    expect(text(refused)).toMatch(/NIR \d{5}•{8} 33/);
+    expect(text(refused)).not.toMatch(/\d{13}/);
     expect((await b.act('session.state')).vitale).toBeUndefined();
     const r = await b.act('fse.create', { acts: [{ date: today, code: 'AMI', coefficient: 1 }], context: nurseContext });
     expect(r).toMatchObject({ ok: false, error: { code: 'E_VITALE', message: 'Insérez la carte Vitale du patient' } });
@@ -304,10 +306,8 @@ describe('a day of acts in series (cps-infirmiere), then the refusals a practiti
     const st = await b.act('status');
     expect((st.byState as R).secured).toBe(securedBefore);
     expect(st.byState).toMatchObject({ 'in-lot': 0, sent: 0 });
-    // fse.create numbers the invoice (and has the Vitale card authenticate it) before the CPS is asked
-    // to sign: the refusal may leave that number 'created', unsigned, listed to secure later
-    // (fse.secure), never sent.
-    expect((st.toSecure as number[]).length).toBeLessThanOrEqual(1);
+    // The CPS is made ready before a number is spent: nothing is left 'created' behind.
+    expect(st.toSecure).toEqual([]);
     expect(views.slice(before).filter((v) => text(v).includes('Carte CPS bloquée')).length).toBeGreaterThanOrEqual(2);
   });
 });

@@ -13,7 +13,7 @@ import { buildDre, buildInvoice, InvoiceError } from '../invoice/build.js';
 import { TariffError } from '../tariff/errors.js';
 import type { InvoiceInput } from '../invoice/validate.js';
 import { encodeInvoice } from '../formats/invoice.js';
-import { ActionError, cpsSignCms, vitaleAuth } from '../session.js';
+import { ActionError, cpsSignCms, readyCps, vitaleAuth } from '../session.js';
 import { euros, frBirth, frDate } from '../screens.js';
 import { getAs, keys, put } from './keys.js';
 import { allocate, counterOp, readCounters } from './numbering.js';
@@ -86,6 +86,8 @@ export async function createAndSecure(o: { input: InvoiceInput; today: IsoDate; 
     // Marked in the same transaction: a second correction of the same invoice is refused from now on.
     ops.push(put(keys.invoice(billing, o.correctedFrom), { ...old, replacedBy: invoiceNo }));
   }
+  // The CPS must be able to sign before a number is spent (a blocked card would leave one behind).
+  await readyCps();
   await platform.store.transaction(ops);
   return secureStored(billing, rec);
 }

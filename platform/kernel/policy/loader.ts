@@ -196,6 +196,7 @@ function normalize(raw: RawPolicy): Policy {
       apdu: c.apdu.map(normalizeRule),
       pinReferences: [...c.pinReferences],
       maxResponseBytes: c.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
+      ...(c.lease !== undefined ? { lease: { idleMs: c.lease.idleMs, maxMs: c.lease.maxMs } } : {}),
     })),
     store: { quotaBytes: raw.store.quotaBytes },
     network: { endpoints: raw.network.endpoints.map((e) => ({ name: e.name, kind: e.kind, host: e.host, port: e.port })) },
@@ -257,6 +258,9 @@ function checkCardClass(source: string, c: CardClass, at: string): void {
         `has bits outside the mask at byte ${i} (value ${hex2(value[i]!)}, mask ${hex2(mask[i]!)}): no card's ATR could ever match; clear those bits or widen the mask`,
       );
     }
+  }
+  if (c.lease !== undefined && c.lease.maxMs < c.lease.idleMs) {
+    throw new PolicyError(source, `${at}/lease/maxMs`, `must be at least idleMs (${c.lease.idleMs}): a lease cannot end before it may first go idle`);
   }
   const seenAids = new Map<string, number>();
   c.aids.forEach((aid, j) => {

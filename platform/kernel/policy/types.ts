@@ -27,6 +27,12 @@ export interface CardClass {
   pinReferences: number[];
   /** Max response data length accepted from the card (bytes, before SW). Default 4096. */
   maxResponseBytes?: number;
+  /**
+   * How long a lease on this class may stay idle and last in all, when not the kernel's defaults: a
+   * card that stays in the reader all day and keeps a verified PIN (the CPS) is held for the session.
+   * The class belongs to this domain alone, so a long lease keeps the slot from nobody else.
+   */
+  lease?: { idleMs: number; maxMs: number };
 }
 
 export interface NetworkEndpoint {

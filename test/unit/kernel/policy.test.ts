@@ -337,3 +337,22 @@ describe('policy sets', () => {
     expect(loadPolicyDir(d).policies).toEqual([]);
   });
 });
+
+describe('per-class lease durations', () => {
+  const withLease = (lease: unknown): Json => {
+    const p = basePolicy();
+    (p.cardClasses as Json[])[0]!.lease = lease;
+    return p;
+  };
+
+  it('are kept when given, and absent otherwise (the broker defaults apply)', () => {
+    expect(validatePolicy(withLease({ idleMs: 1_800_000, maxMs: 43_200_000 }), 'l.json').cardClasses[0]!.lease).toEqual({ idleMs: 1_800_000, maxMs: 43_200_000 });
+    expect(validatePolicy(basePolicy(), 'l.json').cardClasses[0]!.lease).toBeUndefined();
+  });
+
+  it('refuse a lease that would end before it may go idle, or beyond 12 hours, naming the field', () => {
+    expect(catchPolicyError(() => validatePolicy(withLease({ idleMs: 60_000, maxMs: 30_000 }), 'l.json')).message).toMatch(/\/cardClasses\/0\/lease\/maxMs.*at least idleMs/);
+    expect(catchPolicyError(() => validatePolicy(withLease({ idleMs: 60_000, maxMs: 86_400_000 }), 'l.json')).message).toMatch(/\/cardClasses\/0\/lease\/maxMs/);
+    expect(catchPolicyError(() => validatePolicy(withLease({ idleMs: 60_000 }), 'l.json')).message).toMatch(/\/cardClasses\/0\/lease/);
+  });
+});

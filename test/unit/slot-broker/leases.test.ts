@@ -157,6 +157,20 @@ describe('leases', () => {
     await r.broker.acquire('sesam-vitale', 0, 0);
   });
 
+  it('keeps a lease on a class whose policy gives it a longer idle time (a CPS held for the session)', async () => {
+    r = await rig([{ domain: 'sesam-vitale', cardClass: { ...healthClass, lease: { idleMs: 60_000, maxMs: 120_000 } } }, { domain: 'payment', cardClass: payClass }], { leaseIdleTimeoutMs: 60 });
+    const card = new FakeCard(ATR_HEALTH);
+    await r.insert(0, card);
+    await r.insert(1, new FakeCard(ATR_PAY));
+    const held = await r.broker.acquire('sesam-vitale', 0, 0);
+    const other = await r.broker.acquire('payment', 1, 0);
+    await sleep(250);
+    // The class's own idle time applies; the other class keeps the broker's default.
+    expect(hex(await r.broker.transmit('sesam-vitale', held.token, h('00B0000001')))).toBe('019000');
+    await expectBrokerError(r.broker.transmit('payment', other.token, h('00B0000001')), 'E_LEASE');
+    expect(r.events.filter((e) => e.type === 'lease-revoked')).toEqual([{ type: 'lease-revoked', slot: 1, domain: 'payment', reason: 'timeout' }]);
+  });
+
   it('does not count a slow command as idleness', async () => {
     const { r } = await withHealthCard({ leaseIdleTimeoutMs: 50 });
     const l = await r.broker.acquire('sesam-vitale', 0, 0);

@@ -16,7 +16,10 @@ export function vitaleIdentityId(profile: VitaleProfile): string {
 export async function issueVitaleIdentity(profile: VitaleProfile, ctx: ModelContext): Promise<IssuedIdentity> {
   const pki = await loadOrCreatePki(ctx.keyDir);
   const serial = profile.card.serialNumber;
-  return pki.issue({ id: vitaleIdentityId(profile), ca: 'vitale', subject: { commonName: `CARTE VITALE TEST ${serial}`, serialNumber: serial }, usage: 'auth' });
+  // Valid from the card's issue date, so care dated before the key cache was made still verifies.
+  const notBefore = new Date(`${profile.card.issueDate.slice(0, 4)}-${profile.card.issueDate.slice(4, 6)}-${profile.card.issueDate.slice(6, 8)}T00:00:00Z`);
+  const notAfter = new Date(Date.UTC(notBefore.getUTCFullYear() + 10, notBefore.getUTCMonth(), notBefore.getUTCDate()));
+  return pki.issue({ id: vitaleIdentityId(profile), ca: 'vitale', subject: { commonName: `CARTE VITALE TEST ${serial}`, serialNumber: serial }, usage: 'auth', notBefore, notAfter });
 }
 
 export async function createVitaleCardFromJson(json: unknown, source: string, ctx: ModelContext): Promise<VitaleCard> {
