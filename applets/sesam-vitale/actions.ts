@@ -9,7 +9,7 @@ import type { ActInput, Amc, Beneficiary, CareContext, Insured, InvoiceRecord, R
 import type { InvoiceInput } from './invoice/validate.js';
 import { isIsoDate } from './rules/dates.js';
 import { CardError } from './cards/errors.js';
-import { ActionError, currentSituation, practitionerRef, session } from './session.js';
+import { ActionError, billingEntity, currentSituation, practitionerRef, session } from './session.js';
 import { maskNir, screens } from './screens.js';
 import { withLock } from './pipeline/lock.js';
 import { actsOf, createAndSecure, duplicateLines, InvalidInvoice, loadInvoice, secureCreated, type Secured } from './pipeline/invoices.js';
@@ -198,7 +198,7 @@ async function secured(s: Secured): Promise<Transferable> {
 async function billingOrThrow(): Promise<string> {
   const s = currentSituation();
   if (!s) throw new ActionError('E_CPS', 'Insérez la carte CPS du praticien', 'cps');
-  return s.billingNumber;
+  return billingEntity(s);
 }
 
 async function invoiceOrThrow(no: number): Promise<{ billing: string; rec: InvoiceRecord }> {
@@ -302,7 +302,7 @@ const ACTIONS: Record<string, { mutates: boolean; run: Handler }> = {
       if (ser) input.series = ser;
       const s = await createAndSecure({ input, today: await today() });
       const r = (await secured(s)) as Obj;
-      const rec = await loadInvoice(situation.billingNumber, s.invoiceNo);
+      const rec = await loadInvoice(billingEntity(situation), s.invoiceNo);
       return toStored({ ...r, duplicate: rec ? duplicateLines(rec) : [] });
     },
   },

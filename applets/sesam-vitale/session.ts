@@ -47,13 +47,21 @@ export function currentSituation(): CpsSituation | null {
   return c ? (c.read.situations[c.situationIndex] ?? null) : null;
 }
 
+/**
+ * The billing entity a situation invoices for: a remplaçant bills under the billing number of the
+ * practitioner replaced, whose CPS signs the lots (the remplaçant's situation may not).
+ */
+export function billingEntity(s: CpsSituation): string {
+  return s.remplacant && s.replacedBillingNumber !== undefined ? s.replacedBillingNumber : s.billingNumber;
+}
+
 export function practitionerRef(read: CpsRead, s: CpsSituation): PractitionerRef {
   const p: PractitionerRef = {
     nationalId: read.holder.nationalId,
     nom: read.holder.nom,
     prenom: read.holder.prenom,
     specialite: s.specialite,
-    billingNumber: s.billingNumber,
+    billingNumber: billingEntity(s),
     situationNumber: s.number,
     conventionCode: s.conventionCode,
     tariffZone: s.tariffZone,

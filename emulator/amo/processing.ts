@@ -26,6 +26,7 @@ import { composeArl, composeRefusal, composeRsp, type ComposedMail } from './mai
 import { INVOICE_REASONS, LOT_REASONS, type Reason } from './reasons.js';
 import { applyAmoRules, type AmoRules } from './rules.js';
 import type { AmoStore, PaymentDue } from './store.js';
+import type { PractitionerFile } from './practitioners.js';
 import type { InboundEnvelope } from './smtp-in.js';
 
 export interface AmoStats {
@@ -52,6 +53,8 @@ export interface ProcessingDeps {
   now(): number;
   mailboxUser: string;
   stats: AmoStats;
+  /** Billing number -> national identifier of its holder (practitioners.ts). */
+  practitioners: PractitionerFile;
 }
 
 export function emptyStats(): AmoStats {
@@ -334,7 +337,10 @@ export class Processor {
     });
     const sig = await checkCpsSignature(e.cpsSignature, this.d.pki, now, e.record);
     if (!sig.ok) return reject(INVOICE_REASONS.signature, sig.failure.detail);
-    if (sig.signerSerial !== d.practitioner.nationalId || lotSigner !== d.practitioner.nationalId) {
+    // The lot is signed by the invoice's practitioner, or, for a remplaçant's invoice, by the holder
+    // of the billing number it was made under (the titulaire, per the caisse's practitioner file).
+    const lotSignerOk = lotSigner === d.practitioner.nationalId || (d.practitioner.remplacant && lotSigner !== undefined && this.d.practitioners.get(d.practitioner.billingNumber) === lotSigner);
+    if (sig.signerSerial !== d.practitioner.nationalId || !lotSignerOk) {
       return reject(INVOICE_REASONS.signature, `signed by ${sig.signerSerial ?? '?'} (lot by ${lotSigner ?? '?'}), invoice of ${d.practitioner.nationalId}`);
     }
     // A DRE is split from its FSE and carries no card authentication of its own (docs/amo.md).

@@ -12,6 +12,7 @@ import { emptyStats, Processor, type AmoStats } from './processing.js';
 import { defaultAmoRules, type AmoRules } from './rules.js';
 import { startSmtpIn } from './smtp-in.js';
 import { AmoStore } from './store.js';
+import { practitionerFileFromProfiles, type PractitionerFile } from './practitioners.js';
 
 export type { AmoStats } from './processing.js';
 export { defaultAmoRules, parseAmoRules, type AmoRules } from './rules.js';
@@ -35,6 +36,8 @@ export interface AmoOptions {
   payment?: 'immediate' | 'manual';
   /** The AMO's clock (epoch ms); tests pin it. Default Date.now. */
   now?: () => number;
+  /** Who holds which billing number; default: the emulator's CPS profiles. */
+  practitioners?: PractitionerFile;
 }
 
 export interface ReceivedFile {
@@ -75,7 +78,15 @@ export async function startAmo(opts: AmoOptions): Promise<Amo> {
   const pki = await loadOrCreatePki(opts.keyDir ?? emulatorKeyDir());
   const store = new AmoStore(opts.dataDir);
   const stats = emptyStats();
-  const processor = new Processor({ store, pki, rules: opts.rules ?? defaultAmoRules(), now: opts.now ?? Date.now, mailboxUser: mailbox.user, stats });
+  const processor = new Processor({
+    store,
+    pki,
+    rules: opts.rules ?? defaultAmoRules(),
+    now: opts.now ?? Date.now,
+    mailboxUser: mailbox.user,
+    stats,
+    practitioners: opts.practitioners ?? practitionerFileFromProfiles(),
+  });
   const settleQueued = (): Promise<number> => processor.enqueue(() => processor.settle());
 
   let smtp: Awaited<ReturnType<typeof startSmtpIn>> | undefined;

@@ -264,7 +264,7 @@ describe('a day of acts in series (cps-infirmiere), then the refusals a practiti
     expect((await b.act('status')).byState).toMatchObject({ created: 0, secured: 0 });
   });
 
-  it('cps-remplacant: the FSE is secured, but transmit refuses (the situation may not sign lots) and nothing is sent', async () => {
+  it('cps-remplacant: the FSE is secured under the replaced practitioner\'s billing number; the remplaçant cannot sign lots, the titulaire\'s CPS does, and the AMO accepts it', async () => {
     b.dk.kernel.removeCard(0);
     b.dk.kernel.removeCard(1);
     await b.waitState((s) => !s.cps && !s.vitale, 'cards removed');
@@ -272,7 +272,7 @@ describe('a day of acts in series (cps-infirmiere), then the refusals a practiti
     expect((s.cps as R).situations).toMatchObject([{ billingNumber: '331990051', canSignFse: true, canSignLot: false, remplacant: true }]);
     await b.insertVitale(1, 'vitale-assure-seul');
     const f = await b.act('fse.create', { acts: [{ date: today, code: 'G' }], context: CONTEXT });
-    // Its own billing number: numbering starts at 1 for it.
+    // Billed under the replaced practitioner's number (751990011): its numbering starts at 1 here.
     expect(f, JSON.stringify(f)).toMatchObject({ ok: true, invoiceNo: 1 });
     const received = b.amo.stats().filesReceived;
     const t = await b.act('transmit', { force: true });
@@ -284,6 +284,21 @@ describe('a day of acts in series (cps-infirmiere), then the refusals a practiti
     // The nurse's paid series, and the remplaçant's FSE still secured, waiting for a signer of lots.
     expect(st.byState).toMatchObject({ secured: 1, 'in-lot': 0, sent: 0, paid: 1 });
     expect(st.lotsPending).toBe(0);
+
+    // The titulaire (situation 1: 751990011) comes back: her CPS signs the lot; the AMO knows she
+    // holds that billing number and accepts the remplaçant's FSE in it.
+    b.dk.kernel.removeCard(0);
+    await b.waitState((x) => !x.cps, 'remplaçant CPS removed');
+    await b.insertCps(0, 'cps-medecin-generaliste', '1234', 0);
+    const t2 = await b.act('transmit');
+    expect(t2, JSON.stringify(t2)).toMatchObject({ ok: true, lotsBuilt: 1 });
+    await b.amo.whenIdle();
+    const file = b.amo.files().find((x) => x.billingNumber === '751990011');
+    expect(file).toMatchObject({ status: 'processed', lots: [{ status: 'positive' }], invoices: [{ invoiceNo: 1, status: 'accepted' }] });
+    await b.act('returns.fetch');
+    await b.amo.whenIdle();
+    await b.act('returns.fetch');
+    expect((await b.act('status')).byState).toMatchObject({ secured: 0, paid: 2 });
   });
 
   it('cps-pin-bloque: the screen says the card is blocked, no PIN is verified and nothing is signed', async () => {

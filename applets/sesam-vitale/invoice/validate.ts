@@ -115,7 +115,9 @@ function checkPractitionerAndAmounts(input: InvoiceInput, out: Issue[]): void {
   const { situation, practitioner, acts, beneficiary } = input;
   const add = (field: string, code: string, message: string): number => out.push({ field, code, message });
   if (!situation.canSignFse) add('situation', 'situation-cannot-sign', `La situation ${situation.number} de la CPS n'a pas le droit de signer des FSE : choisissez une autre situation.`);
-  if (situation.billingNumber !== practitioner.billingNumber) add('practitioner.billingNumber', 'situation-mismatch', 'Le numéro de facturation ne correspond pas à la situation choisie sur la CPS.');
+  // A remplaçant invoices under the billing number of the practitioner replaced.
+  const entity = situation.remplacant && situation.replacedBillingNumber !== undefined ? situation.replacedBillingNumber : situation.billingNumber;
+  if (entity !== practitioner.billingNumber) add('practitioner.billingNumber', 'situation-mismatch', 'Le numéro de facturation ne correspond pas à la situation choisie sur la CPS.');
   if (acts.length < 1 || acts.length > MAX_LINES) add('acts', 'lines-count', `Une facture porte de 1 à ${MAX_LINES} lignes (${acts.length} saisies).`);
   const secteur2 = situation.conventionCode === '2' || situation.conventionCode === '3';
   acts.forEach((a, i) => {

@@ -9,7 +9,7 @@ import type { InvoiceRecord, IsoDate } from '../model.js';
 import type { StoreOp } from '../../../platform/sdk/api.js';
 import { fileMail, practitionerAddress, type MailMessage } from '../formats/mail.js';
 import { lotAttachmentName, type FileManifest } from '../formats/file.js';
-import { currentSituation, cpsSignCms, session } from '../session.js';
+import { billingEntity, currentSituation, cpsSignCms, session } from '../session.js';
 import { withState } from './invoices.js';
 import { billingOfKey, getAs, keys, listAs, put } from './keys.js';
 import { buildFiles, buildLots, securedInvoices, unsignedLots, type StoredFile, type StoredLot } from './lots.js';
@@ -117,14 +117,15 @@ export async function transmit(force: boolean, today: IsoDate): Promise<Transmit
   const billings = new Set<string>();
   for (const k of await platform.store.list({ prefix: 'lot/' })) billings.add(billingOfKey(k));
   if (s) {
-    billings.add(s.billingNumber);
-    const pending = (await securedInvoices(s.billingNumber)).length + (await unsignedLots(s.billingNumber)).length;
+    const billing = billingEntity(s);
+    billings.add(billing);
+    const pending = (await securedInvoices(billing)).length + (await unsignedLots(billing)).length;
     if (pending > 0) {
       if (!s.canSignLot) errors.push('Situation sans droit de signer les lots : transmission des factures impossible');
       else if (!session.cps) errors.push('Insérez la carte CPS pour signer les lots');
       else {
         try {
-          lotsBuilt = await buildLots(s.billingNumber, today, (body) => cpsSignCms(body, false));
+          lotsBuilt = await buildLots(billing, today, (body) => cpsSignCms(body, false));
         } catch (err) {
           errors.push(err instanceof Error ? err.message : 'signature des lots impossible');
         }
