@@ -1,5 +1,5 @@
 /** `di start`: boot the emulated terminal on embedded defaults and keep it running. */
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { Kernel } from '../../platform/kernel/kernel.js';
 import { loadConfig } from '../../platform/kernel/config.js';
 import { runConsole } from '../console.js';
@@ -7,6 +7,7 @@ import { serveControl } from '../control.js';
 import { startAcquirer } from '../../emulator/acquirer/server.js';
 import { startAmo } from '../../emulator/amo/server.js';
 import { emulatorKeyDir } from '../../emulator/cards/profiles.js';
+import { startTerminalServer } from '../../emulator/terminal/server.js';
 import { join } from 'node:path';
 
 /** `dataDirOption` is the global --data-dir when given: it wins over a config file's dataDir, which wins over the default. */
@@ -16,7 +17,9 @@ export function registerStartCommand(program: Command, ctx: { dataDirOption: () 
     .description('boot the emulated terminal (kernel, slot broker, one host per domain) and keep it running')
     .option('--config <file>', 'kernel configuration JSON (overrides embedded defaults)')
     .option('--once', 'boot, print the status and stop (smoke test)')
-    .action(async (o: { config?: string; once?: boolean }) => {
+    .option('--port <port>', 'port of the web terminal on 127.0.0.1 (0 = any free port)', parsePort, 8080)
+    .option('--no-web', 'do not serve the web terminal (console only)')
+    .action(async (o: { config?: string; once?: boolean; port: number; web: boolean }) => {
       const given = ctx.dataDirOption();
       const config = loadConfig(o.config, given !== undefined ? { dataDir: given } : {});
       const kernel = await Kernel.boot({ config });
@@ -42,6 +45,14 @@ export function registerStartCommand(program: Command, ctx: { dataDirOption: () 
             })
           : null;
       const control = o.once ? null : await serveControl(kernel, config.dataDir);
+      // The web terminal: the device's face, on loopback, behind a per-run access token.
+      const web =
+        o.once || !o.web
+          ? null
+          : await startTerminalServer({ kernel, amo, port: o.port }).catch((e: Error) => {
+              console.log(`  web terminal not started: ${e.message}${(e as { code?: string }).code === 'EADDRINUSE' ? ' (try --port 0 or another port)' : ''}`);
+              return null;
+            });
       const st = kernel.status();
       console.log(`Dispositif Intégré: kernel up (data ${config.dataDir})`);
       for (const d of st.domains) console.log(`  domain ${d.domain.padEnd(16)} ${d.state} (pid ${d.pid ?? '-'})`);
@@ -56,6 +67,7 @@ export function registerStartCommand(program: Command, ctx: { dataDirOption: () 
         process.exitCode = st.refused.length > 0 ? 1 : 0;
         return;
       }
+      if (web) console.log(`Terminal web : ${web.url}`);
       console.log('Ctrl-C or "quit" to stop.');
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
@@ -67,8 +79,15 @@ export function registerStartCommand(program: Command, ctx: { dataDirOption: () 
         });
       });
       control?.close();
+      await web?.close();
       await kernel.shutdown();
       await acquirer?.close();
       await amo?.close();
     });
+}
+
+function parsePort(v: string): number {
+  const n = Number(v);
+  if (!/^[0-9]+$/.test(v) || !Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('a port number from 0 to 65535');
+  return n;
 }

@@ -42,7 +42,7 @@ export function defaultConfig(dataDir = resolve(process.cwd(), '.di-data')): Ker
     appletSourceDir: resolve(root, 'applets'),
     trustAnchors: [],
     domains: [],
-    reader: { driver: 'emulated', slots: 2, timing: false, baudRate: 9600, pcscReaders: [] },
+    reader: { driver: 'emulated', slots: 3, timing: false, baudRate: 9600, pcscReaders: [] },
     clockGranularityMs: 100,
     supervisor: { backoffInitialMs: 100, backoffMaxMs: 10_000, stableAfterMs: 30_000, readyTimeoutMs: 10_000, spareHost: true },
     broker: { leaseIdleTimeoutMs: 30_000, leaseMaxMs: 10 * 60_000 },

@@ -13,7 +13,7 @@ function file(json: unknown): string {
 describe('kernel config', () => {
   it('embedded defaults: emulated reader with two slots, packages under the data dir', () => {
     const c = loadConfig(undefined, { dataDir: '/tmp/d1' });
-    expect(c.reader).toMatchObject({ driver: 'emulated', slots: 2 });
+    expect(c.reader).toMatchObject({ driver: 'emulated', slots: 3 });
     expect(c.packageDir).toBe('/tmp/d1/packages');
   });
 
