@@ -11,6 +11,7 @@ import { registerAcquirerCommands } from './commands/acquirer.js';
 import { registerSecurityCommands } from './commands/security.js';
 import { registerStatusCommand } from './commands/status.js';
 import { registerAmoCommands } from './commands/amo.js';
+import { registerDemoCommand } from './commands/demo.js';
 
 const program = new Command();
 program
@@ -33,6 +34,7 @@ registerAcquirerCommands(program);
 registerAmoCommands(program);
 registerSecurityCommands(program);
 registerStatusCommand(program, { dataDir });
+registerDemoCommand(program, { dataDirOption });
 
 try {
   await program.parseAsync(process.argv);
