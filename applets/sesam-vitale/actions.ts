@@ -7,12 +7,13 @@
 import type { Transferable } from '../../platform/sdk/api.js';
 import type { ActInput, Amc, Beneficiary, CareContext, Insured, InvoiceRecord, Rights, SeriesInput } from './model.js';
 import type { InvoiceInput } from './invoice/validate.js';
+import { actsOfLines } from './invoice/build.js';
 import { isIsoDate } from './rules/dates.js';
 import { CardError } from './cards/errors.js';
 import { ActionError, billingEntity, currentSituation, practitionerRef, session } from './session.js';
 import { maskNir, screens } from './screens.js';
 import { withLock } from './pipeline/lock.js';
-import { actsOf, createAndSecure, duplicateLines, InvalidInvoice, loadInvoice, secureCreated, type Secured } from './pipeline/invoices.js';
+import { createAndSecure, duplicateLines, InvalidInvoice, loadInvoice, secureCreated, type Secured } from './pipeline/invoices.js';
 import { sendFiles, transmit } from './pipeline/transmit.js';
 import { fetchReturns } from './pipeline/returns.js';
 import { computeStatus, todayUtc } from './pipeline/status.js';
@@ -328,7 +329,7 @@ const ACTIONS: Record<string, { mutates: boolean; run: Handler }> = {
         insured: d.insured,
         beneficiary: d.beneficiary,
         context: newCtx ?? d.context,
-        acts: newActs ?? actsOf(d),
+        acts: newActs ?? actsOfLines(d.pricing.lines),
         degraded: !withCard,
       };
       if (withCard) input.vitaleSerial = v.read.serialNumber;

@@ -13,6 +13,7 @@ import { checkNir } from '../../applets/sesam-vitale/rules/nir.js';
 import { compareIso, isIsoDate } from '../../applets/sesam-vitale/rules/dates.js';
 import { priceActs } from '../../applets/sesam-vitale/tariff/price.js';
 import { validateInvoice } from '../../applets/sesam-vitale/invoice/validate.js';
+import { actsOfLines } from '../../applets/sesam-vitale/invoice/build.js';
 import type { EmulatorPki } from '../cards/pki/index.js';
 import { INVOICE_REASONS, LOT_REASONS, type Reason } from './reasons.js';
 
@@ -158,17 +159,6 @@ function addDaysIso(iso: IsoDate, days: number): IsoDate {
   return new Date(Date.parse(`${iso}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
 }
 
-/** The acts as the practitioner entered them, rebuilt from the priced lines (excess = charged - base). */
-export function actsOf(lines: PricedLine[]): ActInput[] {
-  return lines.map((l) => {
-    const a: ActInput = { date: l.date, code: l.code, coefficient: l.coefficient, quantity: l.quantity };
-    if (l.activity !== undefined) a.activity = l.activity;
-    if (l.phase !== undefined) a.phase = l.phase;
-    if (l.modifiers.length > 0) a.modifiers = [...l.modifiers];
-    if (l.charged - l.base > 0) a.excess = l.charged - l.base;
-    return a;
-  });
-}
 
 /** Which amounts must match: a DRE is paid on its AMC part, so only what it carries for the AMC counts. */
 function amountsDiffer(kind: InvoiceData['kind'], got: Pricing, want: Pricing): string | null {
@@ -237,7 +227,7 @@ export function checkContent(d: InvoiceData, today: IsoDate): Failure | null {
       return { reason: INVOICE_REASONS.rights, detail: `rights ${rights.start}..${rights.end ?? ''} do not cover ${l.date}` };
     }
   }
-  const acts = actsOf(d.pricing.lines);
+  const acts = actsOfLines(d.pricing.lines);
   let want: Pricing;
   try {
     want = priceActs({ acts, context: d.context, beneficiary: d.beneficiary, practitioner: d.practitioner, ...(d.series ? { series: d.series } : {}) });

@@ -134,7 +134,8 @@ export async function bootDemoPlatform(opts: { dataDir?: string; amoRules?: AmoR
 
 // ---- deterministic draws ----------------------------------------------------------------------------
 
-function mulberry32(seed: number): () => number {
+/** mulberry32: small and seedable; the same seed replays the same day (or the same kill points). */
+export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -292,7 +293,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
 export async function playDay(p: DemoPlatform, opts: Omit<DemoOptions, 'dataDir' | 'onEnd'> & { startedAt?: number }): Promise<DemoSummary> {
   const started = opts.startedAt ?? Date.now();
   const n = Math.max(1, Math.min(200, Math.floor(opts.patients)));
-  const rnd = mulberry32(opts.seed ?? 20240607);
+  const rnd = seededRandom(opts.seed ?? 20240607);
   const { kernel, amo } = p;
   const journal: string[] = [];
   const plan = planDay(n, rnd);

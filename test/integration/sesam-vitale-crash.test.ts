@@ -24,19 +24,10 @@ import { openDomainStore } from '../../platform/kernel/store.js';
 import type { InvoiceRecord } from '../../applets/sesam-vitale/model.js';
 import type { StoredFile, StoredLot } from '../../applets/sesam-vitale/pipeline/lots.js';
 
+import { seededRandom } from '../../emulator/terminal/demo.js';
+
 type R = Record<string, unknown>;
 
-/** mulberry32: small, seedable, good enough to place kills. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
@@ -288,13 +279,13 @@ describe('sesam-vitale applet: SIGKILL anywhere in the pipeline loses and duplic
   }
 
   it('FSEs: random kills, a kill during boot and two at the worst point, then a resume: every acknowledged FSE reaches the AMO exactly once, identical', async () => {
-    const random = rng(seed);
+    const random = seededRandom(seed);
     const after = (): Kill => ({ at: 'after-ready', ms: Math.floor(random() * 2500) });
     await scenario('vitale-assure-seul', [after(), { at: 'file-received' }, after(), { at: 'boot', ms: 300 + Math.floor(random() * 1500) }, after(), { at: 'file-received' }]);
   }, 120_000);
 
   it('FSE + DRE under AMC tiers payant (two files per transmit): random and worst-point kills lose and duplicate nothing', async () => {
-    const random = rng(seed ^ 0x5eed);
+    const random = seededRandom(seed ^ 0x5eed);
     const after = (): Kill => ({ at: 'after-ready', ms: Math.floor(random() * 2500) });
     await scenario('vitale-amc-tiers-payant', [after(), { at: 'file-received' }, after()]);
   }, 120_000);

@@ -3,7 +3,7 @@
  * from it for the AMC part under tiers payant AMC, their destination organism and transmission deadline.
  * Pure: the caller numbers (store counters), signs and stores.
  */
-import type { InvoiceData, IsoDate } from '../model.js';
+import type { ActInput, InvoiceData, IsoDate, PricedLine } from '../model.js';
 import { addWorkingDays } from '../rules/dates.js';
 import { priceActs } from '../tariff/price.js';
 import { InvoiceError } from './errors.js';
@@ -84,4 +84,19 @@ export function buildDre(fse: InvoiceData, invoiceNo: number): BuiltInvoice | nu
   const data: InvoiceData = copy({ ...fse, kind: 'DRE' as const, invoiceNo, relatedNo: fse.invoiceNo });
   delete data.correctedFrom;
   return { data, destination: destinationOf(data), deadline: deadlineOf(data) };
+}
+
+/**
+ * The acts as the practitioner entered them, rebuilt from priced lines (excess = charged − base):
+ * how a correction starts from a stored invoice, and how the AMO re-prices what it receives.
+ */
+export function actsOfLines(lines: readonly PricedLine[]): ActInput[] {
+  return lines.map((l) => {
+    const a: ActInput = { date: l.date, code: l.code, coefficient: l.coefficient, quantity: l.quantity };
+    if (l.activity !== undefined) a.activity = l.activity;
+    if (l.phase !== undefined) a.phase = l.phase;
+    if (l.modifiers.length > 0) a.modifiers = [...l.modifiers];
+    if (l.charged > l.base) a.excess = l.charged - l.base;
+    return a;
+  });
 }

@@ -144,17 +144,6 @@ export async function secureCreated(billing: string, invoiceNo: number): Promise
   return secureStored(billing, rec);
 }
 
-/** The acts as the practitioner entered them, from the priced lines (for a correction). */
-export function actsOf(d: InvoiceData): ActInput[] {
-  return d.pricing.lines.map((l) => {
-    const a: ActInput = { date: l.date, code: l.code, coefficient: l.coefficient, quantity: l.quantity };
-    if (l.activity !== undefined) a.activity = l.activity;
-    if (l.phase !== undefined) a.phase = l.phase;
-    if (l.modifiers.length > 0) a.modifiers = [...l.modifiers];
-    if (l.charged > l.base) a.excess = l.charged - l.base;
-    return a;
-  });
-}
 
 /** The paper duplicate of an invoice (printable, French); the NIR is printed in full, as on the form. */
 export function duplicateLines(r: InvoiceRecord): string[] {

@@ -33,7 +33,7 @@ const amc = (start: string): fc.Arbitrary<Amc | undefined> =>
   fc.oneof(fc.constant(undefined), fc.constantFrom('01', '02', '03', '89').map((contractType) => ({ ...AMC_01, contractType, start })), fc.constant({ ...AMC_01, end: '2024-06-30' }));
 
 const beneficiary: fc.Arbitrary<Beneficiary> = fc
-  .tuple(fc.integer({ min: 1930, max: 2023 }), fc.integer({ min: 0, max: 12 }), fc.integer({ min: 0, max: 28 }), fc.boolean(), amc('2023-01-01'))
+  .tuple(fc.integer({ min: 1930, max: 2022 }) /* born before the earliest care date */, fc.integer({ min: 0, max: 12 }), fc.integer({ min: 0, max: 28 }), fc.boolean(), amc('2023-01-01'))
   .map(([y, m, d, ald, a]) => adult({
     birthDate: `${y}${String(m).padStart(2, '0')}${String(d).padStart(2, '0')}`,
     rights: { start: '2020-01-01', ald, exoneration: ald ? '4' : '0' },
