@@ -1,6 +1,6 @@
 /**
  * `di demo`: a practitioner's scripted day, played on the real platform from end to end. Usable by
- * the CLI, by tests and by the web page (bootDemoPlatform + playDay on a platform it already holds).
+ * the CLI and by tests (bootDemoPlatform + playDay can also play on a platform already booted).
  *
  * Boot: Kernel.boot in development mode with both applets bundled from source (bundleApplet, as
  * `di applet pack` bundles them) under the real policies of policies/, each patched copy pointing its

@@ -7,8 +7,10 @@
  * websocket and the API refuse a missing or wrong token (401 / close 4401), a foreign Origin (403 /
  * close 4403, against cross-site websocket hijacking) and a foreign Host (403, against DNS
  * rebinding). Bound to 127.0.0.1 only. Every page message is checked (protocol.ts) and answered with
- * an error when refused. PIN digits never reach this server: the kernel's TerminalView carries only
- * their count; actions go through kernel.action, which enforces each policy's ui.actions.
+ * an error when refused. PIN digits pass through as keypad presses straight into the kernel's PIN
+ * collector (terminal.press) and are kept nowhere here; what goes back to pages is the kernel's
+ * TerminalView, which carries only their count. Actions go through kernel.action, which enforces
+ * each policy's ui.actions.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';

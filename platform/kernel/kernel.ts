@@ -188,7 +188,7 @@ export class Kernel {
   }
 
   /**
-   * Runs a terminal action (keys, menus, web simulator, `di demo`, tests) on the domain's onAction
+   * Runs a terminal action (keys, menus, web terminal, `di demo`, tests) on the domain's onAction
    * handler: only names its policy lists in `ui.actions`, with a plain wire-value payload, while the
    * domain holds the screen. The audit records the name, never the payload (it may carry patient data).
    */

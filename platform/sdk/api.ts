@@ -147,7 +147,7 @@ export interface IntentRequest {
 }
 
 /**
- * A named action from the terminal (keys, menus, the web simulator, `di demo`, tests), delivered
+ * A named action from the terminal (keys, menus, the web terminal, `di demo`, tests), delivered
  * through `kernel.action` only when the domain policy lists the name in `ui.actions`. The domain
  * holds the screen and keypad for the length of the call.
  */

@@ -84,7 +84,7 @@ export interface Policy {
     foreground: boolean;
     pinEntry: boolean;
     /**
-     * Actions the terminal (keys, menus, the web simulator, `di demo`, tests) may invoke on the
+     * Actions the terminal (keys, menus, the web terminal, `di demo`, tests) may invoke on the
      * applet's onAction handler through `kernel.action`. Absent = none. Optional in the type so that
      * policies built in code without it stay valid; the loader keeps it only when the file lists it.
      */
