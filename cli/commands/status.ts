@@ -61,7 +61,7 @@ export function renderStatus(s: BillingStatus): string {
   out.push(`  Paiements reçus : ${s.paid.count} facture(s), ${euros(s.paid.amount)}`);
   if (s.payments) {
     const p = s.payments;
-    out.push(`  Encaissements par carte : ${p.approved} accepté(s) (${euros(p.amount)}), ${p.declined} refusé(s)`);
+    out.push(`  Encaissements par carte : ${p.approved} accepté(s) (${euros(p.amount)}), ${p.declined} refusé(s) ou en échec`);
     if (p.pending > 0) out.push(`  Paiement(s) interrompu(s) à vérifier : ${p.pending}`);
   }
   return out.join('\n');

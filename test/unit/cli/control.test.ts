@@ -100,7 +100,7 @@ describe('di status rendering', () => {
     expect(text).toContain('Fichier F751990011000002 non envoyé (2 essai(s) : E_NET connection refused) ; prochain essai après 14:05 UTC');
     expect(text).toContain('Rejet à refaire : n° 3 (ARL R01 : AT NON RECONNU)');
     expect(text).toContain('À sécuriser (CPS nécessaire) : n° 7');
-    expect(text).toContain('Encaissements par carte : 2 accepté(s) (16,50 EUR), 1 refusé(s)');
+    expect(text).toContain('Encaissements par carte : 2 accepté(s) (16,50 EUR), 1 refusé(s) ou en échec');
     expect(text).toContain('Paiement(s) interrompu(s) à vérifier : 1');
   });
 });
