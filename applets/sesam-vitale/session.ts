@@ -95,8 +95,9 @@ export function forgetVitale(): void {
  * run out. Screens show tries left, never a digit.
  */
 export async function enterPin(lease: Lease): Promise<boolean> {
+  let prompt = 'Code porteur CPS puis OK';
   for (let round = 0; round < 3; round++) {
-    const r = await verifyCpsPin(lease, round === 0 ? 'Code porteur CPS puis OK' : 'Code faux : recommencez puis OK');
+    const r = await verifyCpsPin(lease, prompt);
     if (r.ok) {
       await platform.ui.show(screens.pinOk());
       return true;
@@ -110,6 +111,8 @@ export async function enterPin(lease: Lease): Promise<boolean> {
       return false;
     }
     await platform.ui.show(screens.wrongPin(r.triesLeft));
+    // The kernel's PIN screen replaces ours at once: the next prompt carries the tries left.
+    prompt = r.triesLeft === null ? 'Code faux : recommencez puis OK' : `Code faux (essais restants : ${r.triesLeft}) : recommencez puis OK`;
   }
   return false;
 }

@@ -134,7 +134,8 @@ export class Processor {
   resumePending(): Promise<void> {
     const pending = this.d.store.messages().filter((m) => m.outcome === 'received');
     return this.enqueue(async () => {
-      for (const m of pending) await this.#process(m.id, m.raw, { mailFrom: '', rcptTo: [] });
+      // Checked against the envelope it arrived with, as it would have been before the crash.
+      for (const m of pending) await this.#process(m.id, m.raw, { mailFrom: m.mailFrom, rcptTo: m.rcptTo });
     });
   }
 
@@ -240,16 +241,15 @@ export class Processor {
     const sender = practitionerAddress(m.billingNumber).toLowerCase();
     const from = parsed.from?.value[0]?.address?.toLowerCase();
     if (from !== sender) return { reason: LOT_REASONS.billing, detail: `sender ${from ?? '(none)'} is not ${sender}` };
-    if (envelope.mailFrom !== '' && envelope.mailFrom.toLowerCase() !== sender) return { reason: LOT_REASONS.billing, detail: `SMTP sender ${envelope.mailFrom} is not ${sender}` };
-    if (envelope.rcptTo.length > 0) {
-      let dest: string | undefined;
-      try {
-        dest = destinationAddress(m.destination).toLowerCase();
-      } catch {
-        dest = undefined;
-      }
-      if (dest === undefined || !envelope.rcptTo.some((r) => r.toLowerCase() === dest)) return { reason: LOT_REASONS.destination, detail: `not addressed to the destination ${m.destination}` };
+    // The null reverse-path (MAIL FROM:<>) is no practitioner either.
+    if (envelope.mailFrom.toLowerCase() !== sender) return { reason: LOT_REASONS.billing, detail: `SMTP sender ${envelope.mailFrom || '<>'} is not ${sender}` };
+    let dest: string | undefined;
+    try {
+      dest = destinationAddress(m.destination).toLowerCase();
+    } catch {
+      dest = undefined;
     }
+    if (dest === undefined || !envelope.rcptTo.some((r) => r.toLowerCase() === dest)) return { reason: LOT_REASONS.destination, detail: `not addressed to the destination ${m.destination}` };
     const named = new Set([`${fileId}.txt`, ...m.lots.map((l) => l.attachment)]);
     const extra = parsed.attachments.map((a) => a.filename ?? '(no name)').filter((n) => !named.has(n));
     if (extra.length > 0) return structure(`attachments not named in the manifest: ${extra.join(', ')}`);

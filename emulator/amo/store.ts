@@ -148,9 +148,25 @@ export class AmoStore {
     this.db.prepare('UPDATE messages SET outcome = ?, file_id = ?, reason = ? WHERE id = ?').run(outcome, fileId, reason, messageId);
   }
 
-  messages(): Array<{ id: number; outcome: Outcome; fileId: string | null; reason: string | null; raw: Uint8Array }> {
-    const rows = this.db.prepare('SELECT id, outcome, file_id, reason, raw FROM messages ORDER BY id').all() as Array<{ id: number; outcome: Outcome; file_id: string | null; reason: string | null; raw: Buffer }>;
-    return rows.map((r) => ({ id: r.id, outcome: r.outcome, fileId: r.file_id, reason: r.reason, raw: new Uint8Array(r.raw) }));
+  messages(): Array<{ id: number; outcome: Outcome; fileId: string | null; reason: string | null; raw: Uint8Array; mailFrom: string; rcptTo: string[] }> {
+    const rows = this.db.prepare('SELECT id, outcome, file_id, reason, raw, mail_from, rcpt_to FROM messages ORDER BY id').all() as Array<{
+      id: number;
+      outcome: Outcome;
+      file_id: string | null;
+      reason: string | null;
+      raw: Buffer;
+      mail_from: string;
+      rcpt_to: string;
+    }>;
+    return rows.map((r) => ({
+      id: r.id,
+      outcome: r.outcome,
+      fileId: r.file_id,
+      reason: r.reason,
+      raw: new Uint8Array(r.raw),
+      mailFrom: r.mail_from,
+      rcptTo: r.rcpt_to === '' ? [] : r.rcpt_to.split(','),
+    }));
   }
 
   file(fileId: string): StoredFile | undefined {

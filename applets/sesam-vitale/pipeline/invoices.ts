@@ -15,7 +15,7 @@ import type { InvoiceInput } from '../invoice/validate.js';
 import { encodeInvoice } from '../formats/invoice.js';
 import { ActionError, cpsSignCms, readyCps, vitaleAuth } from '../session.js';
 import { euros, frBirth, frDate } from '../screens.js';
-import { getAs, keys, put } from './keys.js';
+import { getAs, keys, listAs, put } from './keys.js';
 import { allocate, counterOp, readCounters } from './numbering.js';
 
 export interface IssueLike {
@@ -111,7 +111,11 @@ async function secureStored(billing: string, created: InvoiceRecord): Promise<Se
   let dreNo: number | undefined;
   // Counters are read again: other invoices may have been numbered since this one.
   const c = await readCounters(billing);
-  const dre = buildDre(data, c.invoice + 1);
+  // A correction keeps the AMC part already on its way (one care, one DRE); a DRE not yet in a lot,
+  // or rejected, is replaced by the new one.
+  const previousDre = data.correctedFrom !== undefined ? await dreOf(billing, data.correctedFrom) : undefined;
+  const keepPrevious = previousDre !== undefined && !['created', 'secured', 'arl-negative', 'rejected'].includes(previousDre.state);
+  const dre = keepPrevious ? null : buildDre(data, c.invoice + 1);
   if (dre) {
     dreNo = allocate(c, 'invoice');
     const dreRecord = encodeInvoice(dre.data);
@@ -127,6 +131,7 @@ async function secureStored(billing: string, created: InvoiceRecord): Promise<Se
       cpsSignature: dreSig,
     };
     ops.push(counterOp(billing, c), put(keys.invoice(billing, dreNo), dreRec));
+    if (previousDre) ops.push(put(keys.invoice(billing, previousDre.data.invoiceNo), { ...previousDre, replacedBy: dreNo }));
   }
   rec = withState(rec, 'secured', await platform.clock.now());
   ops.push(put(keys.invoice(billing, data.invoiceNo), rec));
@@ -134,6 +139,11 @@ async function secureStored(billing: string, created: InvoiceRecord): Promise<Se
   const out: Secured = { invoiceNo: data.invoiceNo, totals: data.pricing.totals, deadline: rec.deadline, patientToPay: patientToPay(data), degraded: data.degraded };
   if (dreNo !== undefined) out.dreNo = dreNo;
   return out;
+}
+
+/** The live DRE split from FSE n° `fseNo`, if any. */
+async function dreOf(billing: string, fseNo: number): Promise<InvoiceRecord | undefined> {
+  return (await listAs<InvoiceRecord>(keys.invoices(billing))).map((x) => x.value).find((r) => r.data.kind === 'DRE' && r.data.relatedNo === fseNo && r.replacedBy === undefined);
 }
 
 /** fse.secure: an invoice left 'created' (numbered, never signed) by a crash or a removed card. */

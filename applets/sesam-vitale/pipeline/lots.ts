@@ -52,7 +52,7 @@ function entryBytes(e: LotEntry): number {
 }
 
 export async function securedInvoices(billing: string): Promise<InvoiceRecord[]> {
-  return (await listAs<InvoiceRecord>(keys.invoices(billing))).map((x) => x.value).filter((r) => r.state === 'secured' && r.record && r.cpsSignature);
+  return (await listAs<InvoiceRecord>(keys.invoices(billing))).map((x) => x.value).filter((r) => r.state === 'secured' && r.replacedBy === undefined && r.record && r.cpsSignature);
 }
 
 export async function unsignedLots(billing: string): Promise<StoredLot[]> {

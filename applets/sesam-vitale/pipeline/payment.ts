@@ -22,8 +22,16 @@ export async function payInvoice(billing: string, invoiceNo: number, confirmRetr
   const inv = await getAs<InvoiceRecord>(keys.invoice(billing, invoiceNo));
   if (!inv || inv.data.kind !== 'FSE') throw new ActionError('E_UNKNOWN', `FSE n° ${invoiceNo} inconnue`, 'invoiceNo');
   if (inv.state === 'created') throw new ActionError('E_STATE', `FSE n° ${invoiceNo} pas encore sécurisée`, 'invoiceNo');
+  if (inv.replacedBy !== undefined) throw new ActionError('E_STATE', `FSE n° ${invoiceNo} remplacée par la n° ${inv.replacedBy} : encaissez celle-ci`, 'invoiceNo');
   const previous = await getAs<PaymentRecord>(keys.pay(billing, invoiceNo));
   if (previous?.status === 'approved') throw new ActionError('E_PAID', `FSE n° ${invoiceNo} déjà réglée par carte`, 'invoiceNo');
+  // One care, one payment: a correction is the same care under a new number.
+  for (let no = inv.data.correctedFrom; no !== undefined; ) {
+    if ((await getAs<PaymentRecord>(keys.pay(billing, no)))?.status === 'approved') {
+      throw new ActionError('E_PAID', `Soins déjà réglés par carte sur la FSE n° ${no}, que la n° ${invoiceNo} corrige`, 'invoiceNo');
+    }
+    no = (await getAs<InvoiceRecord>(keys.invoice(billing, no)))?.data.correctedFrom;
+  }
   if (previous?.status === 'pending' && !confirmRetry) {
     throw new ActionError('E_STATE', `Paiement de la FSE n° ${invoiceNo} interrompu : vérifiez le journal du paiement, puis relancez en confirmant`, 'confirmRetry');
   }

@@ -10,6 +10,7 @@ import type { StoreOp, Transferable } from '../../../platform/sdk/api.js';
 import { classifyReturn, type MailReceived } from '../formats/mail.js';
 import { decodeArl, type ArlReport } from '../formats/arl.js';
 import { decodeRsp, type RspReport } from '../formats/rsp.js';
+import { toHex } from '../../../platform/sdk/hex.js';
 import { withState } from './invoices.js';
 import { getAs, keys, put } from './keys.js';
 import type { StoredFile, StoredLot } from './lots.js';
@@ -115,6 +116,9 @@ async function applyRsp(r: RspReport, uid: string, now: number, res: ReturnsResu
   return ops;
 }
 
+/** How much of a corrupt return is kept for inspection (its size and SHA-256 are kept whole). */
+export const MAX_KEPT_RETURN_BYTES = 256 * 1024;
+
 export async function fetchReturns(): Promise<ReturnsResult> {
   const res: ReturnsResult = { ok: true, arl: 0, rsp: 0, corrupt: [], rejects: [], arlSeen: [], paid: 0 };
   let listing: unknown;
@@ -149,7 +153,11 @@ export async function fetchReturns(): Promise<ReturnsResult> {
         const netFailure = (err as { code?: unknown } | null)?.code;
         if (typeof netFailure === 'string') throw err; // E_NET etc.: stop, retry on the next fetch
         const error = err instanceof Error ? err.message : 'erreur';
-        const bad: { [k: string]: Transferable } = { uid, subject, error, raw, at: now };
+        // Kept for inspection, bounded: a store value holds at most 1 MiB, and a return one could not
+        // keep must still be set aside, or it would stop every fetch behind it.
+        const kept = raw.length > MAX_KEPT_RETURN_BYTES ? raw.slice(0, MAX_KEPT_RETURN_BYTES) : raw;
+        const sha256 = toHex(await platform.crypto.digest('SHA-256', raw));
+        const bad: { [k: string]: Transferable } = { uid, subject: subject.slice(0, 200), error: error.slice(0, 500), raw: kept, size: raw.length, truncated: kept.length < raw.length, sha256, at: now };
         await platform.store.transaction([put(keys.retBad(uid), bad)]);
         res.corrupt.push({ uid, error });
       }

@@ -117,7 +117,6 @@ function packageName(spec: string): string {
   return spec.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
 }
 
-const inNodeModules = (p: string | undefined) => p !== undefined && p.split(/[\\/]/).includes('node_modules');
 
 function isInside(root: string, p: string): boolean {
   const rel = relative(root, p);
@@ -130,7 +129,10 @@ function isInside(root: string, p: string): boolean {
  * not there, and Node built-ins are refused whoever imports them.
  */
 function confinePlugin(appletDir: string, sdkDir: string, packages: readonly string[]): Plugin {
-  const roots = [appletDir, sdkDir].map((r) => (existsSync(r) ? realpathSync(r) : resolve(r)));
+  const real = (p: string) => (existsSync(p) ? realpathSync(p) : resolve(p));
+  const roots = [appletDir, sdkDir].map(real);
+  // Granted packages are the platform's installed ones, never a node_modules folder the applet ships.
+  const installed = real(join(repoRoot(), 'node_modules'));
   return {
     name: 'applet-confinement',
     setup(b) {
@@ -141,7 +143,7 @@ function confinePlugin(appletDir: string, sdkDir: string, packages: readonly str
         const from = args.importer ? relative(appletDir, args.importer) || args.importer : 'the entry';
         const bare = !spec.startsWith('.') && !isAbsolute(spec);
         // A granted package's own imports (its dependencies, its relative files) come with it.
-        const fromPackage = inNodeModules(args.importer);
+        const fromPackage = args.importer !== undefined && args.importer !== '' && isInside(installed, real(args.importer));
         if (bare && (isBuiltin(spec) || (!fromPackage && !packages.includes(packageName(spec))))) {
           return {
             errors: [
@@ -155,12 +157,13 @@ function confinePlugin(appletDir: string, sdkDir: string, packages: readonly str
         }
         const r = await b.resolve(spec, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: { confined: true } });
         if (r.errors.length > 0) return { errors: r.errors };
-        const real = existsSync(r.path) ? realpathSync(r.path) : r.path;
-        if (!(bare || fromPackage) && !roots.some((root) => isInside(root, real))) {
+        const target = real(r.path);
+        const inPackages = (bare || fromPackage) && isInside(installed, target);
+        if (!inPackages && !roots.some((root) => isInside(root, target))) {
           return {
             errors: [
               {
-                text: `"${spec}" (imported by ${from}) resolves to ${real}, outside the applet directory and platform/sdk; copy what you need into the applet`,
+                text: `"${spec}" (imported by ${from}) resolves to ${target}, outside the applet directory, platform/sdk and the granted packages; copy what you need into the applet`,
               },
             ],
           };

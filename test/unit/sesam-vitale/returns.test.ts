@@ -4,6 +4,7 @@
  * ret-bad/<uid> with their raw bytes and reason; a valid ARL moves the lot's invoices once (seen
  * again: no change); uids are deleted on the server only after their transaction.
  */
+import { createHash } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { StoreOp, Transferable } from '../../../platform/sdk/api.js';
 import type { InvoiceRecord } from '../../../applets/sesam-vitale/model.js';
@@ -45,6 +46,7 @@ function install(): Fake {
       },
     },
     clock: { now: async () => Date.UTC(2025, 0, 10, 9) },
+    crypto: { digest: async (_alg: string, data: Uint8Array) => new Uint8Array(createHash('sha256').update(data).digest()) },
   };
   (globalThis as unknown as { platform: unknown }).platform = platform;
   return f;
