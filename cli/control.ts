@@ -65,10 +65,16 @@ export async function serveControl(kernel: Kernel, dataDir: string): Promise<Ser
       }
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(path, () => resolve());
-  });
+  // Created 0600 from the start (umask), not chmod-ed after: no window where another user connects.
+  const umask = process.umask(0o077);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(path, () => resolve());
+    });
+  } finally {
+    process.umask(umask);
+  }
   chmodSync(path, 0o600);
   server.unref();
   return server;
