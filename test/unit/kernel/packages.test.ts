@@ -175,7 +175,7 @@ describe('pack then verify', () => {
     writeFileSync(join(work, 'secret.ts'), 'export const secret = 1;\n');
     writeFileSync(join(dir, 'applet.json'), JSON.stringify({ id: 'hello', version: '1.0.0', domain: 'hello', entry: 'src/main.ts', policy: resolve('test/fixtures/policies/hello.json') }));
     writeFileSync(join(dir, 'src', 'main.ts'), "import { secret } from '../../secret.js';\n(globalThis as any).main = async () => secret;\n");
-    await expectRefusal(packApplet({ dir, outDir: join(work, 'x'), signer: dev.signer }), 'E_PACK', /"\.\.\/\.\.\/secret\.js" .*outside the applet directory and platform\/sdk/);
+    await expectRefusal(packApplet({ dir, outDir: join(work, 'x'), signer: dev.signer }), 'E_PACK', /"\.\.\/\.\.\/secret\.js" .*outside the applet directory, platform\/sdk and the granted packages/);
   });
 
   it('refuses a policy for another domain or applet', async () => {
