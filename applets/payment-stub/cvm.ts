@@ -9,6 +9,7 @@ import type { Tx } from './context.js';
 import { TxError } from './errors.js';
 import { PIN_PROMPT, screens, wrongPinText } from './screens.js';
 import { CURRENCY_CODE, PIN_REFERENCE } from './terminal.js';
+import { formatAmount } from './util.js';
 
 interface Rule {
   code: number;
@@ -70,7 +71,8 @@ async function offlinePin(tx: Tx): Promise<PinOutcome> {
       // An unreadable counter is not a reason to refuse PIN entry: the card counts anyway.
     }
   }
-  let prompt = PIN_PROMPT;
+  // The kernel's PIN screen shows only the prompt: the cardholder must see the amount there.
+  let prompt = `${PIN_PROMPT} (${formatAmount(tx.amount)})`;
   for (let attempt = 0; attempt < 16; attempt++) {
     let r;
     try {
@@ -91,7 +93,7 @@ async function offlinePin(tx: Tx): Promise<PinOutcome> {
       return 'blocked';
     }
     await screens.wrongPin(r.triesLeft);
-    prompt = r.triesLeft === null ? 'Code faux' : wrongPinText(r.triesLeft);
+    prompt = `${r.triesLeft === null ? 'Code faux' : wrongPinText(r.triesLeft)} (${formatAmount(tx.amount)})`;
   }
   return 'failed';
 }

@@ -144,7 +144,13 @@ export type ServerMessage =
   | { type: 'audit'; entries: AuditLine[] }
   | { type: 'amo'; available: boolean; stats: Record<string, number> | null; files: unknown[]; error?: string }
   | { type: 'day'; available: boolean; status: unknown; at: string | null; error?: string }
-  | { type: 'session'; lastInvoice: { invoiceNo: number; patientToPay?: number; dreNo?: number; degraded?: boolean } | null; inflight: Array<{ domain: string; action: string }> }
+  | {
+      type: 'session';
+      lastInvoice: { invoiceNo: number; patientToPay?: number; dreNo?: number; degraded?: boolean } | null;
+      inflight: Array<{ domain: string; action: string }>;
+      /** The last action's outcome, for every page (a page reloaded mid-action learns it here). */
+      lastOutcome: { domain: string; action: string; ok: boolean; message?: string; at: string } | null;
+    }
   | { type: 'result'; id: string; ok: boolean; result?: unknown; error?: { code: string; message: string } }
   | { type: 'error'; code: string; message: string; id?: string };
 

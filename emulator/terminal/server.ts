@@ -199,7 +199,9 @@ export async function startTerminalServer(opts: TerminalServerOptions): Promise<
     }
   };
   const dayMessage = (): ServerMessage => ({ type: 'day', available: hasHealth, ...day });
-  const session = (): ServerMessage => ({ type: 'session', lastInvoice, inflight: [...inflight.values()] });
+  // The outcome of the last action goes to every page, so one reloaded mid-action still learns it.
+  let lastOutcome: { domain: string; action: string; ok: boolean; message?: string; at: string } | null = null;
+  const session = (): ServerMessage => ({ type: 'session', lastInvoice, inflight: [...inflight.values()], lastOutcome });
 
   // ---- live sources ------------------------------------------------------------------------------
 
@@ -326,8 +328,12 @@ export async function startTerminalServer(opts: TerminalServerOptions): Promise<
               lastInvoice = { invoiceNo: r.invoiceNo, ...(typeof r.patientToPay === 'number' ? { patientToPay: r.patientToPay } : {}), ...(typeof r.dreNo === 'number' ? { dreNo: r.dreNo } : {}), ...(m.action === 'fse.degraded' ? { degraded: true } : {}) };
             }
           }
+          const refused = r !== null && typeof r === 'object' && r.ok === false;
+          const err = refused ? (r.error as { message?: unknown } | undefined) : undefined;
+          lastOutcome = { domain: m.domain, action: m.action, ok: !refused, ...(typeof err?.message === 'string' ? { message: err.message } : {}), at: new Date().toISOString() };
           reply(ws, m.id, true, r);
         } catch (e) {
+          lastOutcome = { domain: m.domain, action: m.action, ok: false, message: errorText(e).message, at: new Date().toISOString() };
           reply(ws, m.id, false, null, errorText(e));
         } finally {
           inflight.delete(key);

@@ -300,6 +300,12 @@ describe('web terminal server (websocket client, no browser)', () => {
       { slot: 2, present: false, profile: null },
     ]);
     expect(lastOf(reload, 'session')).toMatchObject({ lastInvoice: { invoiceNo: 1 }, inflight: [] });
+    // The last action's outcome reaches a page that did not ask for it (here, the page reloaded).
+    expect(lastOf(reload, 'session')!.lastOutcome).toMatchObject({ domain: 'sesam-vitale', action: 'session.state', ok: true });
+    const other = await page.ask({ type: 'action', domain: 'sesam-vitale', action: 'fse.pay', payload: { invoiceNo: 999 } });
+    expect(other).toMatchObject({ ok: true, result: { ok: false } });
+    await reload.waitFor((m) => m.type === 'session' && m.lastOutcome?.action === 'fse.pay', 'the other page\'s outcome');
+    expect(lastOf(reload, 'session')!.lastOutcome).toMatchObject({ action: 'fse.pay', ok: false, message: expect.stringContaining('999') });
     expect(lastOf(reload, 'amo')!.files).toHaveLength(1);
     expect(lastOf(reload, 'day')!.status.byState['arl-positive'] + lastOf(reload, 'day')!.status.byState.paid).toBe(1);
     expect(lastOf(reload, 'audit')!.entries.length).toBeLessThanOrEqual(50);

@@ -164,10 +164,24 @@
         state.session = m;
         renderLastInvoice();
         refreshButtons();
+        // A page that did not ask (another tab, or this one reloaded mid-action) still shows how it ended.
+        if (m.lastOutcome && state.ownOutcome) {
+          // This page asked: its own, more precise wording is already shown.
+          state.ownOutcome = false;
+          state.outcomeShown = m.lastOutcome.at;
+        } else if (m.lastOutcome && pending.size === 0 && m.lastOutcome.at !== state.outcomeShown) {
+          state.outcomeShown = m.lastOutcome.at;
+          const o = m.lastOutcome;
+          const r = $('last-result');
+          r.textContent = `Dernière opération « ${o.action} » : ${o.ok ? 'terminée' : `refusée${o.message ? ` : ${o.message}` : ''}`}`;
+          r.className = `result ${o.ok ? 'ok' : 'err'}`;
+          r.dataset.ok = o.ok ? 'true' : 'false';
+        }
         return;
       case 'result': {
         const p = pending.get(m.id);
         pending.delete(m.id);
+        if (p && p.action) state.ownOutcome = true;
         refreshButtons();
         if (p) p.resolve(m);
         return;

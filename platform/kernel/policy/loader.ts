@@ -369,6 +369,9 @@ function checkPolicySemantics(source: string, p: Policy): void {
   );
 
   const withPins = p.cardClasses.findIndex((c) => c.pinReferences.length > 0);
+  if ((p.ui.actions?.length ?? 0) > 0 && !p.ui.foreground) {
+    throw new PolicyError(source, '/ui/foreground', 'must be true: the policy lists ui.actions, and an action runs with the screen held for the domain');
+  }
   if (withPins >= 0 && !p.ui.pinEntry) {
     throw new PolicyError(
       source,

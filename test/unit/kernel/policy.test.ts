@@ -356,3 +356,11 @@ describe('per-class lease durations', () => {
     expect(catchPolicyError(() => validatePolicy(withLease({ idleMs: 60_000 }), 'l.json')).message).toMatch(/\/cardClasses\/0\/lease/);
   });
 });
+
+describe('terminal actions', () => {
+  it('need the screen: a policy listing ui.actions without ui.foreground is refused, naming the field', () => {
+    const p = basePolicy({ ui: { foreground: false, pinEntry: false, actions: ['status'] } });
+    expect(catchPolicyError(() => validatePolicy(p, 'a.json')).message).toMatch(/\/ui\/foreground: must be true: the policy lists ui\.actions/);
+    expect(validatePolicy(basePolicy({ ui: { foreground: true, pinEntry: false, actions: ['status'] } }), 'a.json').ui.actions).toEqual(['status']);
+  });
+});
