@@ -207,7 +207,9 @@
     $('screen-domain').textContent = v.domain ? v.domain : 'noyau';
     $('screen').dataset.domain = v.domain || '';
     const lines = $('screen-lines');
-    lines.replaceChildren(...v.screen.lines.map((l, i) => el('div', { class: 'line', 'data-testid': 'screen-line', 'data-index': i }, l || '\u00a0')));
+    // During a PIN entry the kernel's screen line is the prompt, which the PIN box shows: once is enough.
+    const shown = v.pinEntry ? v.screen.lines.filter((l) => l !== v.pinEntry.prompt) : v.screen.lines;
+    lines.replaceChildren(...shown.map((l, i) => el('div', { class: 'line', 'data-testid': 'screen-line', 'data-index': i }, l || '\u00a0')));
     const soft = $('screen-softkeys');
     soft.replaceChildren(...(v.screen.keys || []).map((k, i) => el('span', { class: 'softkey', 'data-testid': `screen-softkey-${i}` }, k)));
     const q = $('question');
