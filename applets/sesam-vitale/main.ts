@@ -107,4 +107,16 @@ async function onAction(req: ActionRequest): Promise<Transferable> {
   return dispatch(req);
 }
 
-Object.assign(globalThis, { onStart, onCardInserted, onCardRemoved, onAction });
+/** The policy's `retry` timer: files waiting for a retry go when their back-off is over, unasked. */
+async function onTimer(e: { name: string }): Promise<void> {
+  if (e.name !== 'retry') return;
+  await withLock(async () => {
+    try {
+      await sendFiles(false);
+    } catch (err) {
+      await platform.log('warn', 'timed retry failed', { error: (err as { code?: string } | null)?.code ?? 'error' });
+    }
+  });
+}
+
+Object.assign(globalThis, { onStart, onCardInserted, onCardRemoved, onAction, onTimer });

@@ -21,6 +21,7 @@ import { buildOpTable, deadlineFor } from './capabilities/index.js';
 import type { KernelServices, Transport } from './services.js';
 import { FileDomainLogger } from './domain-log.js';
 import { AcquirerTransport } from './transports/acquirer.js';
+import { DomainTimers } from './timers.js';
 import { SmtpTransport } from './transports/smtp.js';
 import { Pop3Transport } from './transports/pop3.js';
 import { AuditBudget } from './audit-budget.js';
@@ -71,6 +72,10 @@ export class Kernel {
   private readonly stores = new Map<string, DomainStore>();
   readonly transports = new Map<NetworkEndpoint['kind'], Transport>();
   private stopped = false;
+  private readonly timers = new DomainTimers(
+    (domain, name) => this.call(domain, 'onTimer', [{ name }]),
+    (domain) => !this.stopped && (this.handlers.get(domain)?.includes('onTimer') ?? false),
+  );
 
   private constructor(
     readonly config: KernelConfig,
@@ -160,6 +165,7 @@ export class Kernel {
       }),
     );
     await kernel.broker.start();
+    for (const a of applets) kernel.timers.start(a.policy);
     kernel.terminal.kernelScreen({ title: 'Dispositif Intégré', lines: ['Prêt', 'Insérez une carte'] });
     audit.append('kernel.ready', null, { domains: [...kernel.policies.keys()], refused: kernel.refused.length });
     return kernel;
@@ -238,6 +244,7 @@ export class Kernel {
   async shutdown(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.timers.stop();
     await this.supervisor.stopAll();
     await this.broker.stop();
     for (const t of this.transports.values()) (t as { close?: () => void }).close?.();

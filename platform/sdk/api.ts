@@ -163,9 +163,11 @@ export interface AppletHandlers {
   onCardRemoved?(event: { slot: number }): Promise<void>;
   onIntent?(request: IntentRequest): Promise<Transferable>;
   onAction?(request: ActionRequest): Promise<Transferable>;
+  /** A timer of the policy (`timers[].name`) came due; calls do not overlap for one timer. */
+  onTimer?(event: { name: string }): Promise<void>;
 }
 
-export const HANDLER_NAMES = ['main', 'onStart', 'onCardInserted', 'onCardRemoved', 'onIntent', 'onAction'] as const;
+export const HANDLER_NAMES = ['main', 'onStart', 'onCardInserted', 'onCardRemoved', 'onIntent', 'onAction', 'onTimer'] as const;
 export type HandlerName = (typeof HANDLER_NAMES)[number];
 
 declare global {

@@ -101,6 +101,11 @@ describe('sesam-vitale applet: transmission retries and PIN entry', () => {
     expect(st.byState).toMatchObject({ 'in-lot': 1 });
 
     amo = await startAmo({ smtpPort, pop3Port, dataDir: amoDir, payment: 'manual' });
+    // The policy's retry timer honours the back-off too: a tick now sends nothing yet.
+    await dk.kernel.call('sesam-vitale', 'onTimer', [{ name: 'retry' }]);
+    await amo.whenIdle();
+    expect(amo.files()).toEqual([]);
+    expect((await act('status')).filesWaiting).toEqual([expect.objectContaining({ fileId, attempts: 1 })]);
     const t3 = await act('transmit', { force: true });
     expect(t3).toMatchObject({ ok: true, filesSent: [fileId], filesWaiting: [] });
     await amo.whenIdle();

@@ -19,6 +19,7 @@ import {
   type IntentHandle,
   type NetworkEndpoint,
   type Policy,
+  type TimerGrant,
 } from './types.js';
 
 export class PolicyError extends Error {
@@ -165,6 +166,7 @@ interface RawPolicy {
   store: { quotaBytes: number };
   network: { endpoints: NetworkEndpoint[] };
   intents: { request: IntentGrant[]; handle: IntentHandle[] };
+  timers?: TimerGrant[];
   ui: { foreground: boolean; pinEntry: boolean; actions?: string[] };
 }
 
@@ -204,6 +206,7 @@ function normalize(raw: RawPolicy): Policy {
       request: raw.intents.request.map((g) => ({ target: g.target, actions: [...g.actions] })),
       handle: raw.intents.handle.map((h) => ({ action: h.action, result: { ...h.result } })),
     },
+    ...(raw.timers !== undefined ? { timers: raw.timers.map((t) => ({ name: t.name, everyMs: t.everyMs })) } : {}),
     ui: { foreground: raw.ui.foreground, pinEntry: raw.ui.pinEntry, ...(raw.ui.actions !== undefined ? { actions: [...raw.ui.actions] } : {}) },
   };
   return policy;
@@ -369,6 +372,9 @@ function checkPolicySemantics(source: string, p: Policy): void {
   );
 
   const withPins = p.cardClasses.findIndex((c) => c.pinReferences.length > 0);
+  const timerNames = (p.timers ?? []).map((t) => t.name);
+  const twice = timerNames.findIndex((n, i) => timerNames.indexOf(n) !== i);
+  if (twice >= 0) throw new PolicyError(source, `/timers/${twice}/name`, `"${timerNames[twice]}" is already the name of another timer`);
   if ((p.ui.actions?.length ?? 0) > 0 && !p.ui.foreground) {
     throw new PolicyError(source, '/ui/foreground', 'must be true: the policy lists ui.actions, and an action runs with the screen held for the domain');
   }

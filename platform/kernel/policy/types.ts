@@ -42,6 +42,11 @@ export interface NetworkEndpoint {
   port: number;
 }
 
+export interface TimerGrant {
+  name: string;
+  everyMs: number;
+}
+
 export interface IntentGrant {
   target: string;
   actions: string[];
@@ -80,6 +85,11 @@ export interface Policy {
   store: { quotaBytes: number };
   network: { endpoints: NetworkEndpoint[] };
   intents: { request: IntentGrant[]; handle: IntentHandle[] };
+  /**
+   * Periodic calls of the applet's onTimer handler ({ name }): work nobody asks for at the keypad,
+   * such as transmission retries. Absent = none; the sandbox has no timers of its own.
+   */
+  timers?: readonly TimerGrant[];
   ui: {
     foreground: boolean;
     pinEntry: boolean;

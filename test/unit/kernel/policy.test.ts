@@ -364,3 +364,12 @@ describe('terminal actions', () => {
     expect(validatePolicy(basePolicy({ ui: { foreground: true, pinEntry: false, actions: ['status'] } }), 'a.json').ui.actions).toEqual(['status']);
   });
 });
+
+describe('timers', () => {
+  it('are kept when granted, refused below one second or twice under one name', () => {
+    expect(validatePolicy(basePolicy({ timers: [{ name: 'retry', everyMs: 60_000 }] }), 't.json').timers).toEqual([{ name: 'retry', everyMs: 60_000 }]);
+    expect(validatePolicy(basePolicy(), 't.json').timers).toBeUndefined();
+    expect(catchPolicyError(() => validatePolicy(basePolicy({ timers: [{ name: 'retry', everyMs: 10 }] }), 't.json')).message).toMatch(/\/timers\/0\/everyMs/);
+    expect(catchPolicyError(() => validatePolicy(basePolicy({ timers: [{ name: 'a', everyMs: 1000 }, { name: 'a', everyMs: 2000 }] }), 't.json')).message).toMatch(/\/timers\/1\/name.*already/);
+  });
+});
