@@ -6,6 +6,7 @@
 import { bytesEqual, toHex } from '../../platform/sdk/hex.js';
 import type { Transferable } from '../../platform/sdk/api.js';
 import type { CaKey } from './oda.js';
+import type { ClearingRecord } from './journal.js';
 import { CURRENCY_NUMERIC, TERMINAL_ID } from './terminal.js';
 
 export const ENDPOINT = 'acquirer';
@@ -137,14 +138,8 @@ export interface BatchReply {
 }
 
 /** An offline approval handed over at the batch, so the acquirer can check its TC and settle it. */
-export interface OfflineItem {
+export interface OfflineItem extends ClearingRecord {
   ref: string;
-  amount: number;
-  pan: string;
-  psn: number;
-  atc: Uint8Array;
-  tc: Uint8Array;
-  acInput: Uint8Array;
 }
 
 export async function sendBatch(date: string, count: number, total: number, refs: string[], offline: OfflineItem[] = []): Promise<BatchReply | null> {

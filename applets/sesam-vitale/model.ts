@@ -250,6 +250,8 @@ export interface InvoiceRecord {
   vitaleAuth?: Uint8Array;
   vitaleCertDer?: Uint8Array;
   lotNo?: number;
+  /** For an FSE: the DRE split from it (under tiers payant AMC). */
+  dreNo?: number;
   /** Set from the ARL / RSP. */
   reject?: { code: string; text: string; source: 'ARL' | 'RSP' };
   paid?: { amount: Cents; date: IsoDate };

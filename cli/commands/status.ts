@@ -6,27 +6,11 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { askControl } from '../control.js';
+import type { StatusResult } from '../../applets/sesam-vitale/pipeline/status.js';
 
-interface Due {
-  invoiceNo: number;
-  deadline: string;
-}
-
-/** The sesam-vitale applet's `status` result (applets/sesam-vitale/pipeline/status.ts), as far as printed here. */
-interface BillingStatus {
-  ok: true;
-  today: string;
-  byState: Record<string, number>;
-  toSecure: number[];
-  lotsPending: number;
-  filesWaiting: Array<{ fileId: string; attempts: number; lastError?: string; nextAttemptAt: number }>;
-  late: Due[];
-  dueToday: Due[];
-  dueSoon: Due[];
-  rejectsToRedo: Array<{ invoiceNo: number; code: string; text: string; source: string }>;
-  paid: { count: number; amount: number };
-  payments?: { approved: number; declined: number; pending: number; amount: number };
-}
+/** The health applet's `status` result, as its own module defines it. */
+type BillingStatus = StatusResult;
+type Due = StatusResult['late'][number];
 
 const STATE_LABELS: Record<string, string> = {
   created: 'à sécuriser',
@@ -59,16 +43,21 @@ export function renderStatus(s: BillingStatus): string {
   list('À transmettre bientôt', s.dueSoon);
   for (const r of s.rejectsToRedo) out.push(`  Rejet à refaire : n° ${r.invoiceNo} (${r.source} ${r.code} : ${r.text})`);
   out.push(`  Paiements reçus : ${s.paid.count} facture(s), ${euros(s.paid.amount)}`);
-  if (s.payments) {
-    const p = s.payments;
-    out.push(`  Encaissements par carte : ${p.approved} accepté(s) (${euros(p.amount)}), ${p.declined} refusé(s) ou en échec`);
-    if (p.pending > 0) out.push(`  Paiement(s) interrompu(s) à vérifier : ${p.pending}`);
-  }
+  const p = s.payments;
+  out.push(`  Encaissements par carte : ${p.approved} accepté(s) (${euros(p.amount)}), ${p.declined} refusé(s) ou en échec`);
+  if (p.pending > 0) out.push(`  Paiement(s) interrompu(s) à vérifier : ${p.pending}`);
   return out.join('\n');
 }
 
+const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** What the socket answered has the shape renderStatus reads (an older or foreign terminal may not). */
 function isBillingStatus(v: unknown): v is BillingStatus {
-  return v !== null && typeof v === 'object' && (v as { ok?: unknown }).ok === true && typeof (v as { today?: unknown }).today === 'string';
+  if (!isObj(v) || v.ok !== true || typeof v.today !== 'string' || !isObj(v.byState) || typeof v.lotsPending !== 'number') return false;
+  const lists = ['toSecure', 'filesWaiting', 'late', 'dueToday', 'dueSoon', 'rejectsToRedo'] as const;
+  if (!lists.every((k) => Array.isArray(v[k]))) return false;
+  const nums = (o: unknown, ks: string[]) => isObj(o) && ks.every((k) => typeof o[k] === 'number');
+  return nums(v.paid, ['count', 'amount']) && nums(v.payments, ['approved', 'declined', 'pending', 'amount']);
 }
 
 export function registerStatusCommand(program: Command, ctx: { dataDir: () => string }): void {

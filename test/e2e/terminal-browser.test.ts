@@ -22,7 +22,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Locator, Page, WebSocket } from 'playwright-core';
-import { chromiumDeps, gateOnChromium, launchChromium } from '../support/chromium.js';
+import { chromiumDeps, launchChromium } from '../support/chromium.js';
+import { gateOnDeps } from '../support/system-deps.js';
 import { appletBundle, bootBilling, type Billing } from '../support/billing.js';
 import { until } from '../support/dev-kernel.js';
 import { realPolicies } from '../unit/acquirer/payment-fixtures.js';
@@ -32,7 +33,7 @@ import { startTerminalServer, type TerminalServer } from '../../emulator/termina
 import { repoRoot } from '../../platform/kernel/paths.js';
 
 const deps = await chromiumDeps();
-const runnable = gateOnChromium('the web terminal browser tests (headless Chromium)', deps.missing);
+const runnable = gateOnDeps('the web terminal browser tests (headless Chromium)', deps.missing);
 
 const SHOTS = join(repoRoot(), '.test-results', 'screenshots');
 const CPS_PIN = '1234';

@@ -9,10 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootDev, until, type DevKernel } from '../support/dev-kernel.js';
-import { appletBundle, bootBilling, CONTEXT, type Billing } from '../support/billing.js';
+import { appletBundle, billingPolicy, bootBilling, CONTEXT, paymentStandIn, type Billing } from '../support/billing.js';
 import type { CardModel } from '../../emulator/cards/card.js';
-import { loadPolicyFile } from '../../platform/kernel/policy/loader.js';
-import { repoRoot } from '../../platform/kernel/paths.js';
 import { loadCard } from '../../emulator/cards/profiles.js';
 import { startAmo, type Amo } from '../../emulator/amo/server.js';
 
@@ -31,17 +29,8 @@ describe('sesam-vitale applet: cards -> FSE -> lot -> SMTP -> AMO -> ARL/RSP by 
     amoDir = mkdtempSync(join(tmpdir(), 'di-amo-'));
     // One extra rejection as data: work accidents are refused, so a negative ARL line can be corrected.
     amo = await startAmo({ smtpPort: 0, pop3Port: 0, dataDir: amoDir, payment: 'immediate', rules: { reject: [{ when: { nature: 'at' }, reason: { code: 'R01', text: 'AT NON RECONNU' } }] } });
-    const real = loadPolicyFile(join(repoRoot(), 'policies', 'sesam-vitale.json'));
-    // The real policy with the AMO's ephemeral ports (the file says 2525 / 1110).
-    const policy = { ...real, network: { ...real.network, endpoints: real.network.endpoints.map((e) => ({ ...e, port: e.kind === 'smtp' ? amo.smtpPort : amo.pop3Port })) } };
-    const script = await appletBundle('sesam-vitale');
-    // The payment domain must exist for the policy's intent grant; a stand-in answers charges.
-    const payment = loadPolicyFile(join(repoRoot(), 'policies', 'payment.json'));
-    const payScript = `globalThis.onIntent = async (r) => ({ status: 'approved', transactionRef: 'PAY-' + String(r.payload.reference) });`;
-    dk = await bootDev([
-      { policy, script, filename: 'sesam-vitale/applet.js' },
-      { policy: payment, script: payScript, filename: 'payment.js' },
-    ]);
+    // The real policies, the mail endpoints moved to the AMO's ephemeral ports; a payment stand-in approves charges.
+    dk = await bootDev([{ policy: billingPolicy(amo.smtpPort, amo.pop3Port), script: await appletBundle('sesam-vitale'), filename: 'sesam-vitale/applet.js' }, paymentStandIn()]);
     await until(() => dk.kernel.handlers.get('sesam-vitale')?.includes('onAction'), 15_000, 'applet ready');
   }, 60_000);
 

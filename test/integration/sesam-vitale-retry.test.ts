@@ -10,9 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootDev, until, type DevKernel } from '../support/dev-kernel.js';
-import { appletBundle } from '../support/billing.js';
-import { loadPolicyFile } from '../../platform/kernel/policy/loader.js';
-import { repoRoot } from '../../platform/kernel/paths.js';
+import { appletBundle, billingPolicy, paymentStandIn } from '../support/billing.js';
 import type { TerminalView } from '../../platform/kernel/terminal.js';
 import { loadCard } from '../../emulator/cards/profiles.js';
 import { startAmo, type Amo } from '../../emulator/amo/server.js';
@@ -43,14 +41,7 @@ describe('sesam-vitale applet: transmission retries and PIN entry', () => {
     amoDir = mkdtempSync(join(tmpdir(), 'di-amo-'));
     smtpPort = await freePort();
     pop3Port = await freePort();
-    const real = loadPolicyFile(join(repoRoot(), 'policies', 'sesam-vitale.json'));
-    const policy = { ...real, network: { ...real.network, endpoints: real.network.endpoints.map((e) => ({ ...e, port: e.kind === 'smtp' ? smtpPort : pop3Port })) } };
-    const payment = loadPolicyFile(join(repoRoot(), 'policies', 'payment.json'));
-    dk = await bootDev([
-      { policy, script: await appletBundle('sesam-vitale'), filename: 'sesam-vitale/applet.js' },
-      // Present for the policy's intent grant only.
-      { policy: payment, script: `globalThis.onIntent = async () => ({ status: 'declined', transactionRef: '' });`, filename: 'payment.js' },
-    ]);
+    dk = await bootDev([{ policy: billingPolicy(smtpPort, pop3Port), script: await appletBundle('sesam-vitale'), filename: 'sesam-vitale/applet.js' }, paymentStandIn()]);
     dk.kernel.terminal.on('view', (v) => views.push(v));
     await until(() => dk.kernel.handlers.get('sesam-vitale')?.includes('onAction'), 15_000, 'applet ready');
   }, 60_000);

@@ -1,7 +1,7 @@
 /**
  * Chromium for the browser tests (Debian's `chromium` package, driven by playwright-core; no browser
  * is downloaded). Like test/support/pcscd.ts: what is missing is reported by `chromiumDeps()`;
- * `gateOnChromium()` turns it into a loud skip locally, or into a failure when
+ * `gateOnDeps()` (system-deps.ts) turns it into a loud skip locally, or into a failure when
  * DI_REQUIRE_SYSTEM_DEPS=1 (CI installs everything).
  */
 import { spawnSync } from 'node:child_process';
@@ -41,18 +41,6 @@ export function chromiumDeps(): Promise<{ missing: string[] }> {
   return depsPromise;
 }
 
-/**
- * True when the tests can run. Otherwise: throws under DI_REQUIRE_SYSTEM_DEPS=1, else prints a loud
- * warning and returns false (the caller skips).
- */
-export function gateOnChromium(what: string, missing: string[]): boolean {
-  if (missing.length === 0) return true;
-  const text = `${what} need: ${missing.join('; ')}`;
-  if (process.env.DI_REQUIRE_SYSTEM_DEPS === '1') throw new Error(`DI_REQUIRE_SYSTEM_DEPS=1 and ${text}`);
-  const bar = '!'.repeat(78);
-  console.warn(`\n${bar}\nSKIPPED: ${text}\n${bar}\n`);
-  return false;
-}
 
 /** Headless Chromium with the arguments above. */
 export async function launchChromium(): Promise<Browser> {

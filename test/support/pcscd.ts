@@ -18,6 +18,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadPcscBinding, type PcscBinding } from '../../platform/slot-broker/drivers/pcsc.js';
 
+export { gateOnDeps } from './system-deps.js';
+
 export const VPCD_DRIVER = '/usr/lib/pcsc/drivers/serial/libifdvpcd.so';
 export const READER_PREFIX = 'Virtual PCD';
 
@@ -55,18 +57,6 @@ export function pcscDeps(): Promise<PcscDeps> {
   return depsPromise;
 }
 
-/**
- * True when the tests can run. Otherwise: throws under DI_REQUIRE_SYSTEM_DEPS=1, else prints a loud
- * warning and returns false (the caller skips).
- */
-export function gateOnDeps(what: string, missing: string[]): boolean {
-  if (missing.length === 0) return true;
-  const text = `${what} need: ${missing.join('; ')}`;
-  if (process.env.DI_REQUIRE_SYSTEM_DEPS === '1') throw new Error(`DI_REQUIRE_SYSTEM_DEPS=1 and ${text}`);
-  const bar = '!'.repeat(78);
-  console.warn(`\n${bar}\nSKIPPED: ${text}\n${bar}\n`);
-  return false;
-}
 
 // ---- ports and the start lock ----
 

@@ -15,7 +15,7 @@ import type { InvoiceInput } from '../invoice/validate.js';
 import { encodeInvoice } from '../formats/invoice.js';
 import { ActionError, cpsSignCms, readyCps, vitaleAuth } from '../session.js';
 import { euros, frBirth, frDate } from '../screens.js';
-import { getAs, keys, listAs, put } from './keys.js';
+import { getAs, keys, put } from './keys.js';
 import { allocate, counterOp, readCounters } from './numbering.js';
 
 export interface IssueLike {
@@ -134,6 +134,9 @@ async function secureStored(billing: string, created: InvoiceRecord): Promise<Se
     if (previousDre) ops.push(put(keys.invoice(billing, previousDre.data.invoiceNo), { ...previousDre, replacedBy: dreNo }));
   }
   rec = withState(rec, 'secured', await platform.clock.now());
+  // The FSE names its DRE (a kept one after a correction), so a later correction finds it in one read.
+  const linkedDre = dreNo ?? (keepPrevious ? previousDre.data.invoiceNo : undefined);
+  if (linkedDre !== undefined) rec = { ...rec, dreNo: linkedDre };
   ops.push(put(keys.invoice(billing, data.invoiceNo), rec));
   await platform.store.transaction(ops);
   const out: Secured = { invoiceNo: data.invoiceNo, totals: data.pricing.totals, deadline: rec.deadline, patientToPay: patientToPay(data), degraded: data.degraded };
@@ -141,9 +144,11 @@ async function secureStored(billing: string, created: InvoiceRecord): Promise<Se
   return out;
 }
 
-/** The live DRE split from FSE n° `fseNo`, if any. */
+/** The live DRE split from FSE n° `fseNo`, if any (the FSE record names it). */
 async function dreOf(billing: string, fseNo: number): Promise<InvoiceRecord | undefined> {
-  return (await listAs<InvoiceRecord>(keys.invoices(billing))).map((x) => x.value).find((r) => r.data.kind === 'DRE' && r.data.relatedNo === fseNo && r.replacedBy === undefined);
+  const dreNo = (await loadInvoice(billing, fseNo))?.dreNo;
+  const dre = dreNo === undefined ? undefined : await loadInvoice(billing, dreNo);
+  return dre?.replacedBy === undefined ? dre : undefined;
 }
 
 /** fse.secure: an invoice left 'created' (numbered, never signed) by a crash or a removed card. */
