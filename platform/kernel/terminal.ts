@@ -77,8 +77,9 @@ export class Terminal extends EventEmitter<TerminalEvents> {
     }
   }
 
+  /** The kernel's own screen, shown only while no domain holds the screen or has drawn one (a domain's onStart may draw before boot ends). */
   kernelScreen(screen: ScreenContent): void {
-    if (this.owner === null) this.setView({ domain: null, screen, question: null, pinEntry: null });
+    if (this.owner === null && this.view.domain === null) this.setView({ domain: null, screen, question: null, pinEntry: null });
   }
 
   /**

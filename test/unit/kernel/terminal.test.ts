@@ -99,3 +99,15 @@ describe('VERIFY builders', () => {
     expect(() => buildVerify(1, 'bcd-ff', d, 3)).toThrow(/4 to 12 digits/);
   });
 });
+
+describe('terminal: the kernel screen at boot', () => {
+  it('replaces the start-up screen, but never a screen a domain drew first', () => {
+    const t = new Terminal();
+    t.kernelScreen({ title: 'Dispositif Intégré', lines: ['Prêt'] });
+    expect(t.current()).toMatchObject({ domain: null, screen: { lines: ['Prêt'] } });
+    const u = new Terminal();
+    u.show('health', { title: 'SESAM-Vitale', lines: ['Insérez la carte CPS'] });
+    u.kernelScreen({ title: 'Dispositif Intégré', lines: ['Prêt'] });
+    expect(u.current()).toMatchObject({ domain: 'health', screen: { lines: ['Insérez la carte CPS'] } });
+  });
+});
