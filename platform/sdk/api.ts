@@ -165,9 +165,21 @@ export interface AppletHandlers {
   onAction?(request: ActionRequest): Promise<Transferable>;
   /** A timer of the policy (`timers[].name`) came due; calls do not overlap for one timer. */
   onTimer?(event: { name: string }): Promise<void>;
+  /**
+   * A request of the paired practice computer over the TLA host link (wire/hostlink.ts), for an
+   * operation the policy grants in `hostLink.ops`. The answer is `{ ok: true, ... }` or
+   * `{ ok: false, error: { code, message, field? } }`.
+   */
+  onHostRequest?(request: HostLinkRequest): Promise<Transferable>;
 }
 
-export const HANDLER_NAMES = ['main', 'onStart', 'onCardInserted', 'onCardRemoved', 'onIntent', 'onAction', 'onTimer'] as const;
+/** What a domain's onHostRequest receives: the operation and the host's arguments, unvalidated. */
+export interface HostLinkRequest {
+  op: string;
+  args: { [key: string]: Transferable };
+}
+
+export const HANDLER_NAMES = ['main', 'onStart', 'onCardInserted', 'onCardRemoved', 'onIntent', 'onAction', 'onTimer', 'onHostRequest'] as const;
 export type HandlerName = (typeof HANDLER_NAMES)[number];
 
 declare global {
