@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { repoRoot } from './paths.js';
+import { HOSTLINK_DEFAULT_PORT } from '../wire/hostlink.js';
 
 export interface KernelConfig {
   /** Where stores, audit, logs, keys and built packages live. */
@@ -31,6 +32,11 @@ export interface KernelConfig {
    * The defaults match the AMO emulator; a real cabinet sets its own in the config file.
    */
   mailbox: { user: string; password: string };
+  /**
+   * The TLA host link (platform/kernel/hostlink): a TLS server for the paired practice computer.
+   * Off by default (tests boot many kernels); `di start` turns it on. port 0 = any free port.
+   */
+  hostLink: { enabled: boolean; host: string; port: number };
 }
 
 export function defaultConfig(dataDir = resolve(process.cwd(), '.di-data')): KernelConfig {
@@ -48,6 +54,7 @@ export function defaultConfig(dataDir = resolve(process.cwd(), '.di-data')): Ker
     broker: { leaseIdleTimeoutMs: 30_000, leaseMaxMs: 10 * 60_000 },
     pin: { entryTimeoutMs: 60_000, minDigits: 4, maxDigits: 12 },
     mailbox: { user: 'cabinet', password: 'cabinet-test' },
+    hostLink: { enabled: false, host: '127.0.0.1', port: HOSTLINK_DEFAULT_PORT },
   };
 }
 
@@ -105,5 +112,9 @@ export function loadConfig(file?: string, overrides: Partial<KernelConfig> = {})
   cfg = { ...cfg, ...overrides };
   if (cfg.reader.slots < 1 || cfg.reader.slots > 8) throw new ConfigError(file ?? '(defaults)', '/reader/slots', 'must be 1..8');
   if (cfg.reader.driver !== 'emulated' && cfg.reader.driver !== 'pcsc') throw new ConfigError(file ?? '(defaults)', '/reader/driver', 'must be "emulated" or "pcsc"');
+  if (!Number.isInteger(cfg.hostLink.port) || cfg.hostLink.port < 0 || cfg.hostLink.port > 65535) {
+    throw new ConfigError(file ?? '(defaults)', '/hostLink/port', 'must be an integer 0..65535 (0 = any free port)');
+  }
+  if (cfg.hostLink.host.length === 0) throw new ConfigError(file ?? '(defaults)', '/hostLink/host', 'must name the address to listen on, e.g. "127.0.0.1"');
   return cfg;
 }

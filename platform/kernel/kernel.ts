@@ -41,6 +41,11 @@ import type { WireValue } from '../wire/messages.js';
 import { KernelError } from './errors.js';
 import { validateWireValue } from '../wire/validate.js';
 import { encodeFrame } from '../wire/frames.js';
+import { DeviceClock } from './clock.js';
+import { NetworkLink } from './network.js';
+import { HostLinkService } from './hostlink/service.js';
+import type { HostLinkGateway } from './hostlink/router.js';
+import { repoRoot } from './paths.js';
 
 /** An applet to run without a signed package: `di eval` and tests only; audited as unsigned. */
 export interface DevApplet {
@@ -72,6 +77,8 @@ export class Kernel {
   private readonly stores = new Map<string, DomainStore>();
   readonly transports = new Map<NetworkEndpoint['kind'], Transport>();
   private stopped = false;
+  /** The TLA host link (null unless config.hostLink.enabled, or when it could not listen). */
+  hostLink: HostLinkService | null = null;
   private readonly timers = new DomainTimers(
     (domain, name) => this.call(domain, 'onTimer', [{ name }]),
     (domain) => !this.stopped && (this.handlers.get(domain)?.includes('onTimer') ?? false),
@@ -86,6 +93,10 @@ export class Kernel {
     public broker: SlotBroker,
     readonly router: Router,
     private readonly budget: AuditBudget,
+    /** The device clock (system time + persisted offset): platform.clock.now and the host link's date. */
+    readonly clock: DeviceClock,
+    /** The emulated device's network cable: unplugged, the smtp/pop3/acquirer transports refuse (E_NET). */
+    readonly network: NetworkLink,
   ) {}
 
   static async boot(opts: BootOptions): Promise<Kernel> {
@@ -99,6 +110,8 @@ export class Kernel {
     const supervisor = new Supervisor(config.supervisor);
 
     const budget = new AuditBudget(audit);
+    const clock = new DeviceClock(config.dataDir, (event, fields) => audit.append(event, null, fields));
+    const network = new NetworkLink((event, fields) => audit.append(event, null, fields));
     // Late-bound: the router and capabilities need the kernel, the kernel needs them.
     let kernel!: Kernel;
     const services: KernelServices = {
@@ -117,6 +130,8 @@ export class Kernel {
       intents: {
         deliver: (from, target, action, payload, signal) => kernel.deliverIntent(from, target, action, payload, signal),
       },
+      clock,
+      network,
     };
     const router = new Router({
       ops: buildOpTable(services),
@@ -124,11 +139,11 @@ export class Kernel {
       redact: redactText,
       onRefusal: (domain, op, error) => budget.append('call.refused', domain, { op, code: error.code, reason: error.message }),
     });
-    kernel = new Kernel(config, audit, reader, logger, supervisor, null as unknown as SlotBroker, router, budget);
+    kernel = new Kernel(config, audit, reader, logger, supervisor, null as unknown as SlotBroker, router, budget, clock, network);
     // Kernel-owned clients, one per endpoint kind; a domain only ever names an endpoint of its policy.
-    kernel.transports.set('acquirer', new AcquirerTransport());
-    kernel.transports.set('smtp', new SmtpTransport());
-    kernel.transports.set('pop3', new Pop3Transport(config.mailbox));
+    kernel.transports.set('acquirer', new AcquirerTransport({ network }));
+    kernel.transports.set('smtp', new SmtpTransport({ network }));
+    kernel.transports.set('pop3', new Pop3Transport(config.mailbox, { network }));
     services.terminal = kernel.terminal;
 
     const applets = opts.devApplets
@@ -167,6 +182,7 @@ export class Kernel {
     await kernel.broker.start();
     for (const a of applets) kernel.timers.start(a.policy);
     kernel.terminal.kernelScreen({ title: 'Dispositif Intégré', lines: ['Prêt', 'Insérez une carte'] });
+    if (config.hostLink.enabled) await kernel.startHostLink();
     audit.append('kernel.ready', null, { domains: [...kernel.policies.keys()], refused: kernel.refused.length });
     return kernel;
   }
@@ -230,8 +246,17 @@ export class Kernel {
     this.reader.remove(slot);
   }
 
-  status(): { domains: Array<{ domain: string; state: string; restarts: number; pid: number | undefined }>; refused: RefusedDomain[]; foreground: string | null } {
+  status(): {
+    domains: Array<{ domain: string; state: string; restarts: number; pid: number | undefined }>;
+    refused: RefusedDomain[];
+    foreground: string | null;
+    online: boolean;
+    hostLink: { enabled: boolean; address: { host: string; port: number } | null; paired: number };
+  } {
+    const hl = this.hostLink;
     return {
+      online: this.network.online,
+      hostLink: hl ? { enabled: true, address: hl.address(), paired: hl.paired().length } : { enabled: false, address: null, paired: 0 },
       domains: [...this.policies.keys()].map((d) => {
         const s = this.supervisor.state(d);
         return { domain: d, state: s?.state ?? 'not started', restarts: s?.restarts ?? 0, pid: s?.pid };
@@ -245,6 +270,7 @@ export class Kernel {
     if (this.stopped) return;
     this.stopped = true;
     this.timers.stop();
+    await this.hostLink?.close().catch(() => undefined);
     await this.supervisor.stopAll();
     await this.broker.stop();
     for (const t of this.transports.values()) (t as { close?: () => void }).close?.();
@@ -252,6 +278,38 @@ export class Kernel {
     this.budget.flushAll();
     this.audit.append('kernel.stop', null, {});
     this.audit.close();
+  }
+
+  /** The domain whose policy holds hostLink (checkPolicySet allows one), with its ops. */
+  hostLinkDomain(): { domain: string; ops: readonly string[] } | null {
+    for (const p of this.policies.values()) if (p.hostLink) return { domain: p.domain, ops: p.hostLink.ops };
+    return null;
+  }
+
+  private async startHostLink(): Promise<void> {
+    const gateway: HostLinkGateway = {
+      serving: () => this.hostLinkDomain(),
+      ready: (domain) => !this.stopped && (this.handlers.get(domain)?.includes('onHostRequest') ?? false),
+      // Like an action: the domain holds the screen (its sync screen) for the length of the request.
+      call: (domain, op, args, signal) =>
+        this.terminal.withForeground(domain, signal, () => this.call(domain, 'onHostRequest', [{ op, args }], this.policies.get(domain)?.limits.handlerDeadlineMs)),
+    };
+    try {
+      this.hostLink = await HostLinkService.start({
+        dataDir: this.config.dataDir,
+        host: this.config.hostLink.host,
+        port: this.config.hostLink.port,
+        clock: this.clock,
+        terminal: this.terminal,
+        gateway,
+        audit: (event, fields) => this.audit.append(event, null, fields),
+        software: `di-kernel/${softwareVersion()}`,
+      });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      const reason = code === 'EADDRINUSE' ? `port ${this.config.hostLink.port} on ${this.config.hostLink.host} is in use (choose another with --tla-port or hostLink.port)` : (e as Error).message;
+      this.refuse(`host link ${this.config.hostLink.host}:${this.config.hostLink.port}`, reason, 'hostlink.failed');
+    }
   }
 
   private acceptDevApplets(devApplets: DevApplet[]): DevApplet[] {
@@ -384,6 +442,15 @@ export class Kernel {
     const deadline = this.policies.get(target)?.limits.handlerDeadlineMs ?? 60_000;
     // The target takes the screen and keypad for the length of the service.
     return this.terminal.lendForeground(from, target, signal, () => this.call(target, 'onIntent', [{ from, action, payload }], deadline));
+  }
+}
+
+function softwareVersion(): string {
+  try {
+    const v = (JSON.parse(readFileSync(join(repoRoot(), 'package.json'), 'utf8')) as { version?: unknown }).version;
+    return typeof v === 'string' ? v : '0';
+  } catch {
+    return '0';
   }
 }
 

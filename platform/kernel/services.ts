@@ -6,6 +6,8 @@ import type { DomainStore } from './store.js';
 import type { WireValue } from '../wire/messages.js';
 import type { NetworkEndpoint } from './policy/types.js';
 import type { KernelConfig } from './config.js';
+import type { DeviceClock } from './clock.js';
+import type { NetworkLink } from './network.js';
 
 /** A kernel-owned client for one endpoint kind (SMTP, POP3, acquirer…). */
 export interface Transport {
@@ -33,4 +35,8 @@ export interface KernelServices {
   transports: Map<NetworkEndpoint['kind'], Transport>;
   logger: DomainLogger;
   intents: IntentDispatcher;
+  /** The device clock (system time + the persisted offset): what platform.clock.now reads. */
+  clock: DeviceClock;
+  /** The device's network cable; the transports refuse while it is unplugged. */
+  network: NetworkLink;
 }

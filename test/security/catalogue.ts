@@ -17,6 +17,7 @@ export const FAMILIES = {
   tamper: 'policy and package tampering',
   card: 'hostile cards',
   fuzz: 'fuzzing (parsers and validators)',
+  hostlink: 'TLA host link',
 } as const;
 export type Family = keyof typeof FAMILIES;
 
@@ -53,6 +54,8 @@ const PKG = 'test/security/packages-and-policies.test.ts';
 const HP = 'test/security/host-protocol.test.ts';
 const HC = 'test/security/hostile-cards.test.ts';
 const FZ = 'test/security/fuzz';
+const TLA = 'test/security/hostlink-attacks.test.ts';
+const TLA_ANCHOR = 'issue 8: the TLA host link serves only a paired computer (TLS 1.3, certificates pinned by fingerprint, one-time code on the device screen)';
 
 const IVM_LEAK = 'isolated-vm README "Security": never hand a Reference/ExternalCopy/host function to untrusted code (the known escapes go through leaked host objects)';
 const SES = 'SES (Hardened JavaScript) confinement tests: frozen primordials, no ambient authority, eval/Function confined to the compartment';
@@ -273,6 +276,32 @@ export const CATALOGUE: Attack[] = [
   { id: 'FUZZ-04', family: 'fuzz', test: `${FZ}/policy-and-packages.test.ts`, anchor: 'DESIGN §7', attack: 'random and mutated policy JSON', expected: 'a Policy or a PolicyError naming the file' },
   { id: 'FUZZ-05', family: 'fuzz', test: `${FZ}/policy-and-packages.test.ts`, anchor: 'code signing', attack: 'random byte mutations of a signed package\'s files', expected: 'PackageError only; a modified package is never accepted' },
   { id: 'FUZZ-06', family: 'fuzz', test: `${FZ}/parsers.test.ts`, anchor: 'DESIGN §5 APDU filter', attack: 'random APDUs through the broker\'s filter', expected: 'only allowlisted, well-formed commands pass; VERIFY never; only BrokerError otherwise' },
+
+  // ---------------------------------------------------------------- TLA host link
+  { id: 'TLA-01', family: 'hostlink', test: TLA, anchor: `${TLA_ANCHOR}; complete mediation`,
+    attack: 'a computer that is not paired (another certificate, or none) asks identify, data.load, fse.unload, date.get, date.set',
+    expected: 'E_UNPAIRED and the link closed, no result; the domain\'s handler is never called and the clock is unchanged' },
+  { id: 'TLA-02', family: 'hostlink', test: TLA, anchor: 'online guessing of a short code (NIST SP 800-63B rate limiting; Bluetooth SSP numeric comparison)',
+    attack: 'guess the pairing code: three wrong proofs, then the right one',
+    expected: 'E_PAIRING each time; the code is void after the third wrong proof, so the fourth (right) one is refused too; the code is never audited' },
+  { id: 'TLA-03', family: 'hostlink', test: TLA, anchor: 'relay / man-in-the-middle on pairing (channel binding, RFC 5056): the proofs bind both certificates',
+    attack: 'a relay in the middle: the proof is computed over the relay\'s certificate, or by another computer\'s certificate',
+    expected: 'E_PAIRING; nothing paired' },
+  { id: 'TLA-04', family: 'hostlink', test: TLA, anchor: 'one-time codes are single use (replay)',
+    attack: 'pair with no pairing open, with a cancelled code, or replay a code another computer already used',
+    expected: 'E_PAIRING; nothing paired' },
+  { id: 'TLA-05', family: 'hostlink', test: TLA, anchor: 'the device trusts no frame from the computer (strict validation, msgpack extension types refused)',
+    attack: 'malformed frames: garbage msgpack, a length prefix over the limit, an empty body, an array for the request, an id that is not a uint32, an extra field, a wrong version, args not an object, a Date, undefined or an unknown extension in args; wrong kernel-op arguments',
+    expected: 'E_FRAME naming the field and the link closed (E_REQUEST naming the field for wrong arguments); the domain is not called; the paired computer and the domain are served afterwards' },
+  { id: 'TLA-06', family: 'hostlink', test: TLA, anchor: 'DESIGN §4: only what a policy grants (hostLink.ops)',
+    attack: 'a paired computer asks for operations the policy does not grant, or that do not exist (erase, shell.exec, onAction, __proto__)',
+    expected: 'E_OP; the domain\'s handler is never called; the link stays usable' },
+  { id: 'TLA-07', family: 'hostlink', test: TLA, anchor: 'DESIGN §7 policy set rules: one domain serves the host link',
+    attack: 'a second policy claims hostLink',
+    expected: 'refused at load with a PolicyError naming both domains; a kernel given both does not boot' },
+  { id: 'TLA-08', family: 'hostlink', test: TLA, anchor: 'resource exhaustion (CWE-400): bounded connections and one request at a time',
+    attack: 'open more than 4 links; send a second request while the first runs',
+    expected: 'the fifth link gets E_BUSY and is closed; the second request gets E_BUSY; once links close the device serves again' },
 ];
 
 /** Parsers the issue names that do not exist in the code yet (nothing to fuzz). */

@@ -20,7 +20,7 @@ export function basicOps(k: KernelServices): Record<'crypto.digest' | 'crypto.ra
     'crypto.random': async (_ctx, args) => new Uint8Array(randomBytes(int('crypto.random', args, 'n', { min: 1, max: 4096 }))),
     'clock.now': async () => {
       const g = k.config.clockGranularityMs;
-      return Math.floor(Date.now() / g) * g;
+      return Math.floor(k.clock.now() / g) * g;
     },
     log: async (ctx, args) => {
       const level = str('log', args, 'level', { max: 8 });

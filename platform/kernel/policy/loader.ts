@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import schema from '../../../policies/policy.schema.json' with { type: 'json' };
 import { parseStrictJson, JsonSyntaxError } from './strict-json.js';
+import { DOMAIN_HOST_OPS, type DomainHostOp } from '../../wire/hostlink.js';
 import {
   DEFAULT_LIMITS,
   type ApduRule,
@@ -167,6 +168,7 @@ interface RawPolicy {
   network: { endpoints: NetworkEndpoint[] };
   intents: { request: IntentGrant[]; handle: IntentHandle[] };
   timers?: TimerGrant[];
+  hostLink?: { ops: DomainHostOp[] };
   ui: { foreground: boolean; pinEntry: boolean; actions?: string[] };
 }
 
@@ -207,6 +209,7 @@ function normalize(raw: RawPolicy): Policy {
       handle: raw.intents.handle.map((h) => ({ action: h.action, result: { ...h.result } })),
     },
     ...(raw.timers !== undefined ? { timers: raw.timers.map((t) => ({ name: t.name, everyMs: t.everyMs })) } : {}),
+    ...(raw.hostLink !== undefined ? { hostLink: { ops: [...raw.hostLink.ops] } } : {}),
     ui: { foreground: raw.ui.foreground, pinEntry: raw.ui.pinEntry, ...(raw.ui.actions !== undefined ? { actions: [...raw.ui.actions] } : {}) },
   };
   return policy;
@@ -378,6 +381,20 @@ function checkPolicySemantics(source: string, p: Policy): void {
   if ((p.ui.actions?.length ?? 0) > 0 && !p.ui.foreground) {
     throw new PolicyError(source, '/ui/foreground', 'must be true: the policy lists ui.actions, and an action runs with the screen held for the domain');
   }
+  if (p.hostLink !== undefined) {
+    const ops = p.hostLink.ops;
+    if (ops.length === 0) throw new PolicyError(source, '/hostLink/ops', 'must list at least one operation; omit hostLink to grant none');
+    ops.forEach((op, i) => {
+      if (!(DOMAIN_HOST_OPS as readonly string[]).includes(op)) {
+        throw new PolicyError(source, `/hostLink/ops/${i}`, `"${String(op)}" is not a host link operation a domain may serve (${DOMAIN_HOST_OPS.join(', ')})`);
+      }
+      const first = ops.indexOf(op);
+      if (first !== i) throw new PolicyError(source, `/hostLink/ops/${i}`, `repeats the operation at /hostLink/ops/${first}; list each one once`);
+    });
+    if (!p.ui.foreground) {
+      throw new PolicyError(source, '/ui/foreground', 'must be true: the policy grants hostLink, and a host request runs with the screen held for the domain');
+    }
+  }
   if (withPins >= 0 && !p.ui.pinEntry) {
     throw new PolicyError(
       source,
@@ -524,6 +541,16 @@ export function checkPolicySet(policies: readonly Policy[]): void {
     policies.flatMap((policy) => policy.cardClasses.map((cls, index) => ({ policy, index, cls }))),
     policySource,
   );
+  // The host link serves one domain: two policies claiming it would leave the kernel to guess.
+  const withHostLink = policies.filter((p) => p.hostLink !== undefined);
+  if (withHostLink.length > 1) {
+    const [first, second] = withHostLink as [Policy, Policy];
+    throw new PolicyError(
+      policySource(second),
+      '/hostLink',
+      `domain "${second.domain}" claims the host link, but domain "${first.domain}" (${policySource(first)}) already holds it; only one domain may serve the practice computer — remove hostLink from one of the two policies`,
+    );
+  }
   for (const p of policies) {
     p.intents.request.forEach((g, i) => {
       const target = byDomain.get(g.target);

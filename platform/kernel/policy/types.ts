@@ -3,6 +3,7 @@
  * Hex strings in the JSON are kept as uppercase hex here; the broker parses them once at boot.
  * Nothing is granted unless listed: an empty policy grants nothing.
  */
+import type { DomainHostOp } from '../../wire/hostlink.js';
 
 export interface ApduRule {
   /** CLA, INS and optionally P1, P2 as 2-digit uppercase hex. CLA may be matched under `claMask`. */
@@ -90,6 +91,12 @@ export interface Policy {
    * such as transmission retries. Absent = none; the sandbox has no timers of its own.
    */
   timers?: readonly TimerGrant[];
+  /**
+   * The TLA host link operations (wire/hostlink.ts DOMAIN_HOST_OPS) the kernel forwards to the
+   * applet's onHostRequest handler for the paired practice computer. Absent = none; at most one
+   * policy of a loaded set may hold it. Kept by the loader only when the file lists it.
+   */
+  hostLink?: { readonly ops: readonly DomainHostOp[] };
   ui: {
     foreground: boolean;
     pinEntry: boolean;

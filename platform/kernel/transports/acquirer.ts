@@ -12,6 +12,7 @@ import type { WireValue } from '../../wire/messages.js';
 import type { NetworkEndpoint } from '../policy/types.js';
 import type { Transport } from '../services.js';
 import { KernelError } from '../errors.js';
+import type { NetworkLink } from '../network.js';
 
 export const MAX_ACQUIRER_REPLY_BYTES = 64 * 1024;
 export const MAX_ACQUIRER_REQUEST_BYTES = 64 * 1024;
@@ -24,6 +25,8 @@ const IDLE_CLOSE_MS = 30_000;
 export interface AcquirerTransportOptions {
   timeoutMs?: number;
   maxReplyBytes?: number;
+  /** The device's network cable: when unplugged, every call fails with E_NET before connecting. */
+  network?: NetworkLink;
 }
 
 interface Conn {
@@ -65,8 +68,10 @@ export class AcquirerTransport implements Transport {
   private readonly live = new Set<Conn>();
   private readonly timeoutMs: number;
   private readonly maxReplyBytes: number;
+  private readonly network: NetworkLink | undefined;
 
   constructor(opts: AcquirerTransportOptions = {}) {
+    this.network = opts.network;
     this.timeoutMs = opts.timeoutMs ?? ACQUIRER_TIMEOUT_MS;
     this.maxReplyBytes = opts.maxReplyBytes ?? MAX_ACQUIRER_REPLY_BYTES;
   }
@@ -76,6 +81,7 @@ export class AcquirerTransport implements Transport {
   }
 
   async send(endpoint: NetworkEndpoint, message: WireValue, signal: AbortSignal): Promise<WireValue> {
+    this.network?.assertOnline();
     if (message === null || typeof message !== 'object' || Array.isArray(message) || message instanceof Uint8Array || typeof message.type !== 'string') {
       throw new KernelError('E_ARGS', `net.send to ${label(endpoint)}: the message must be an object with a string type`);
     }

@@ -16,6 +16,7 @@ import type { WireValue } from '../../wire/messages.js';
 import type { NetworkEndpoint } from '../policy/types.js';
 import type { Transport } from '../services.js';
 import { KernelError } from '../errors.js';
+import type { NetworkLink } from '../network.js';
 import { checkPop3Request, serverText, UID_PATTERN } from './mail-checks.js';
 
 export const POP3_TIMEOUT_MS = 30_000;
@@ -34,6 +35,8 @@ export interface Pop3TransportOptions {
   timeoutMs?: number;
   maxMessageBytes?: number;
   maxMessages?: number;
+  /** The device's network cable: when unplugged, every call fails with E_NET before connecting. */
+  network?: NetworkLink;
 }
 
 function label(ep: NetworkEndpoint): string {
@@ -157,6 +160,7 @@ export class Pop3Transport implements Transport {
   private readonly maxMessageBytes: number;
   private readonly maxMessages: number;
   private readonly live = new Set<Socket>();
+  private readonly network: NetworkLink | undefined;
 
   constructor(
     private readonly mailbox: MailboxCredentials,
@@ -165,6 +169,7 @@ export class Pop3Transport implements Transport {
     this.timeoutMs = opts.timeoutMs ?? POP3_TIMEOUT_MS;
     this.maxMessageBytes = opts.maxMessageBytes ?? MAX_POP3_MESSAGE_BYTES;
     this.maxMessages = opts.maxMessages ?? MAX_POP3_MESSAGES;
+    this.network = opts.network;
   }
 
   send(endpoint: NetworkEndpoint): Promise<WireValue> {
@@ -172,6 +177,7 @@ export class Pop3Transport implements Transport {
   }
 
   async fetch(endpoint: NetworkEndpoint, request: WireValue, signal: AbortSignal): Promise<WireValue> {
+    this.network?.assertOnline();
     const req = checkPop3Request(`net.fetch on ${label(endpoint)}`, request);
     if (signal.aborted) throw netError(endpoint, 'cancelled');
     const session = await this.open(endpoint, signal);

@@ -11,6 +11,7 @@ import type { WireValue } from '../../wire/messages.js';
 import type { NetworkEndpoint } from '../policy/types.js';
 import type { Transport } from '../services.js';
 import { KernelError } from '../errors.js';
+import type { NetworkLink } from '../network.js';
 import { checkOutgoingMail, serverText } from './mail-checks.js';
 
 export const SMTP_TIMEOUT_MS = 30_000;
@@ -18,6 +19,8 @@ export const SMTP_TIMEOUT_MS = 30_000;
 export interface SmtpTransportOptions {
   /** Whole-send deadline and each socket-level timeout (ms). */
   timeoutMs?: number;
+  /** The device's network cable: when unplugged, every call fails with E_NET before connecting. */
+  network?: NetworkLink;
 }
 
 type Pool = Transporter<SMTPPool.SentMessageInfo, SMTPPool.Options>;
@@ -61,9 +64,11 @@ function describeFailure(ep: NetworkEndpoint, e: unknown, timeoutMs: number): Ke
 export class SmtpTransport implements Transport {
   private readonly pools = new Map<string, Pool>();
   private readonly timeoutMs: number;
+  private readonly network: NetworkLink | undefined;
 
   constructor(opts: SmtpTransportOptions = {}) {
     this.timeoutMs = opts.timeoutMs ?? SMTP_TIMEOUT_MS;
+    this.network = opts.network;
   }
 
   fetch(endpoint: NetworkEndpoint): Promise<WireValue> {
@@ -71,6 +76,7 @@ export class SmtpTransport implements Transport {
   }
 
   async send(endpoint: NetworkEndpoint, message: WireValue, signal: AbortSignal): Promise<WireValue> {
+    this.network?.assertOnline();
     const mail = checkOutgoingMail(`net.send to ${label(endpoint)}`, message);
     if (signal.aborted) throw netError(endpoint, 'cancelled');
     const pool = this.pool(endpoint);

@@ -136,7 +136,7 @@ describe('pack then verify', () => {
     const { packageDir } = await packApplet({ dir, outDir: join(work, 'multi-out'), signer: dev.signer });
     const pkg = await verifyPackage(packageDir, { trustAnchors: devAnchors });
     const main = new Function(`${pkg.script}; return globalThis.main;`) as () => () => Promise<unknown>;
-    await expect(main()()).resolves.toEqual({ n: 42, handlers: 7 });
+    await expect(main()()).resolves.toEqual({ n: 42, handlers: 8 });
     expect(pkg.script).not.toContain(work); // no absolute build paths leak into the package
   });
 
