@@ -5,10 +5,10 @@
  * Mutating actions run under the one mutex (pipeline/lock.ts).
  */
 import type { Transferable } from '../../platform/sdk/api.js';
-import type { ActInput, Amc, Beneficiary, CareContext, Insured, InvoiceRecord, Rights, SeriesInput } from './model.js';
+import type { ActInput, Beneficiary, CareContext, Insured, InvoiceRecord, SeriesInput } from './model.js';
+import { bad, beneficiary, bool, date, insured, int, isObj, NIR, obj, optInt, optStr, PayloadError, str, type Obj } from './invoice/payload.js';
 import type { InvoiceInput } from './invoice/validate.js';
 import { actsOfLines } from './invoice/build.js';
-import { isIsoDate } from './rules/dates.js';
 import { CardError } from './cards/errors.js';
 import { ActionError, billingEntity, currentSituation, practitionerRef, session } from './session.js';
 import { maskNir, screens } from './screens.js';
@@ -17,61 +17,15 @@ import { createAndSecure, duplicateLines, InvalidInvoice, loadInvoice, secureCre
 import { sendFiles, transmit } from './pipeline/transmit.js';
 import { fetchReturns } from './pipeline/returns.js';
 import { computeStatus, todayUtc } from './pipeline/status.js';
+import type { StoreOp } from '../../platform/sdk/api.js';
 import { payInvoice } from './pipeline/payment.js';
-import { toStored } from './pipeline/keys.js';
+import { keys, listAs, put, toStored } from './pipeline/keys.js';
+import { currentDayData, findPatient, pricingTables } from './tla/day-data.js';
+import { isHeld } from './tla/unload.js';
 
-type Obj = Record<string, unknown>;
-
-// ---- payload checks --------------------------------------------------------------------------------
-
-function bad(field: string, message: string): never {
-  throw new ActionError('E_PAYLOAD', message, field);
-}
-
-function isObj(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
-}
-
-function obj(v: unknown, field: string, allowed: readonly string[]): Obj {
-  if (!isObj(v)) bad(field, `${field || 'la requête'} : objet attendu`);
-  for (const k of Object.keys(v)) if (!allowed.includes(k)) bad(field ? `${field}.${k}` : k, `champ inconnu « ${k} »`);
-  return v;
-}
-
-function str(o: Obj, k: string, field: string, re: RegExp, what: string): string {
-  const v = o[k];
-  if (typeof v !== 'string' || !re.test(v)) bad(`${field}${k}`, `${what} invalide`);
-  return v;
-}
-
-function optStr(o: Obj, k: string, field: string, re: RegExp, what: string): string | undefined {
-  return o[k] === undefined ? undefined : str(o, k, field, re, what);
-}
-
-function bool(o: Obj, k: string, field: string): boolean {
-  if (typeof o[k] !== 'boolean') bad(`${field}${k}`, `${k} : vrai ou faux attendu`);
-  return o[k] as boolean;
-}
-
-function int(o: Obj, k: string, field: string, min: number, max: number): number {
-  const v = o[k];
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) bad(`${field}${k}`, `${k} : entier de ${min} à ${max} attendu`);
-  return v;
-}
-
-function optInt(o: Obj, k: string, field: string, min: number, max: number): number | undefined {
-  return o[k] === undefined ? undefined : int(o, k, field, min, max);
-}
-
-function date(o: Obj, k: string, field: string): string {
-  const v = o[k];
-  if (!isIsoDate(v)) bad(`${field}${k}`, `${k} : date AAAA-MM-JJ attendue`);
-  return v as string;
-}
+// ---- payload checks (shared with the host link's data.load: invoice/payload.ts) -------------------
 
 const CODE = /^[A-Z0-9]{1,8}$/;
-const NIR = /^[0-9]{5}([0-9]{2}|2[AB])[0-9]{8}$/;
-const NAME = /^[A-Z0-9][A-Z0-9 '-]{0,26}$/;
 
 function act(v: unknown, i: number): ActInput {
   const f = `acts[${i}].`;
@@ -125,54 +79,6 @@ function series(v: unknown): SeriesInput | undefined {
   return { prescriberId: str(o, 'prescriberId', 'series.', /^[0-9]{9,12}$/, 'identifiant du prescripteur'), prescriptionDate: date(o, 'prescriptionDate', 'series.') };
 }
 
-function insured(v: unknown): Insured {
-  const o = obj(v, 'insured', ['nir', 'regime', 'caisse', 'centre', 'codeGestion']);
-  const f = 'insured.';
-  return {
-    nir: str(o, 'nir', f, NIR, 'NIR'),
-    regime: str(o, 'regime', f, /^[0-9]{2}$/, 'régime'),
-    caisse: str(o, 'caisse', f, /^[0-9]{3}$/, 'caisse'),
-    centre: str(o, 'centre', f, /^[0-9]{4}$/, 'centre'),
-    codeGestion: str(o, 'codeGestion', f, /^[0-9]{2}$/, 'code gestion'),
-  };
-}
-
-function beneficiary(v: unknown): Beneficiary {
-  const o = obj(v, 'beneficiary', ['surname', 'usualName', 'firstName', 'birthDate', 'birthRank', 'quality', 'nir', 'nationality', 'rights', 'amc']);
-  const f = 'beneficiary.';
-  const ro = obj(o.rights, 'beneficiary.rights', ['start', 'end', 'ald', 'exoneration']);
-  const rights: Rights = { start: date(ro, 'start', `${f}rights.`), ald: bool(ro, 'ald', `${f}rights.`), exoneration: str(ro, 'exoneration', `${f}rights.`, /^[0-9A-Z]$/, 'exonération') };
-  if (ro.end !== undefined) rights.end = date(ro, 'end', `${f}rights.`);
-  const b: Beneficiary = {
-    surname: str(o, 'surname', f, NAME, 'nom'),
-    firstName: str(o, 'firstName', f, NAME, 'prénom'),
-    birthDate: str(o, 'birthDate', f, /^[0-9]{4}(0[0-9]|1[0-2])([0-2][0-9]|3[01])$/, 'date de naissance AAAAMMJJ'),
-    birthRank: int(o, 'birthRank', f, 1, 9),
-    quality: str(o, 'quality', f, /^[0-9]{2}$/, 'qualité'),
-    nationality: str(o, 'nationality', f, /^[A-Z]{3}$/, 'nationalité'),
-    rights,
-  };
-  const un = optStr(o, 'usualName', f, NAME, 'nom d’usage');
-  if (un !== undefined) b.usualName = un;
-  const nir = optStr(o, 'nir', f, NIR, 'NIR');
-  if (nir !== undefined) b.nir = nir;
-  if (o.amc !== undefined) {
-    const ao = obj(o.amc, 'beneficiary.amc', ['number', 'contractType', 'tiersPayant', 'start', 'end', 'name']);
-    const af = `${f}amc.`;
-    const amc: Amc = {
-      number: str(ao, 'number', af, /^[0-9]{8,10}$/, 'numéro AMC'),
-      contractType: str(ao, 'contractType', af, /^[0-9]{2}$/, 'type de contrat'),
-      tiersPayant: bool(ao, 'tiersPayant', af),
-      start: date(ao, 'start', af),
-      end: date(ao, 'end', af),
-    };
-    const name = optStr(ao, 'name', af, /^.{1,40}$/, 'nom de l’AMC');
-    if (name !== undefined) amc.name = name;
-    b.amc = amc;
-  }
-  return b;
-}
-
 // ---- helpers ---------------------------------------------------------------------------------------
 
 async function today(): Promise<string> {
@@ -207,6 +113,27 @@ async function invoiceOrThrow(no: number): Promise<{ billing: string; rec: Invoi
   const rec = await loadInvoice(billing, no);
   if (!rec) throw new ActionError('E_UNKNOWN', `Facture n° ${no} inconnue pour ce numéro de facturation`, 'invoiceNo');
   return { billing, rec };
+}
+
+/** Prices with the tariff table the practice computer loaded (for the dates it covers), if any. */
+async function withTables(input: InvoiceInput): Promise<void> {
+  const t = await pricingTables();
+  if (t) input.tables = t;
+}
+
+/** `patient: { nir | index, beneficiary }` of fse.degraded, from the day's data. */
+async function loadedPatient(v: unknown): Promise<{ ins: Insured; ben: Beneficiary }> {
+  const o = obj(v, 'patient', ['nir', 'index', 'beneficiary']);
+  if ((o.nir === undefined) === (o.index === undefined)) bad('patient', 'patient : nir ou index attendu (un des deux)');
+  const ref = o.nir !== undefined ? { nir: str(o, 'nir', 'patient.', NIR, 'NIR') } : { index: int(o, 'index', 'patient.', 0, 9999) };
+  const bi = int(o, 'beneficiary', 'patient.', 0, 15);
+  const d = await currentDayData();
+  if (!d) throw new ActionError('E_NO_DAY_DATA', 'Aucune donnée du jour chargée : chargez-les depuis l’ordinateur du cabinet ou saisissez l’assuré', 'patient');
+  const pt = findPatient(d, ref);
+  if (!pt) throw new ActionError('E_UNKNOWN', 'Patient absent des données du jour', ref.nir !== undefined ? 'patient.nir' : 'patient.index');
+  const ben = pt.beneficiaries[bi];
+  if (!ben) bad('patient.beneficiary', 'Bénéficiaire inexistant pour ce patient');
+  return { ins: pt.insured, ben };
 }
 
 // ---- actions ---------------------------------------------------------------------------------------
@@ -286,21 +213,31 @@ const ACTIONS: Record<string, { mutates: boolean; run: Handler }> = {
       if (!ben) bad('beneficiary', 'Bénéficiaire inexistant sur cette carte');
       const input: InvoiceInput = { practitioner: practitionerRef(cps.read, situation), situation, insured: v.read.insured, beneficiary: ben, context: ctx, acts: a, degraded: false, vitaleSerial: v.read.serialNumber };
       if (ser) input.series = ser;
+      await withTables(input);
       return secured(await createAndSecure({ input, today: await today(), vitaleSerial: v.read.serialNumber }));
     },
   },
   'fse.degraded': {
     mutates: true,
     run: async (p) => {
-      const o = obj(p, '', ['insured', 'beneficiary', 'acts', 'context', 'series']);
-      const ins = insured(o.insured);
-      const ben = beneficiary(o.beneficiary);
+      const o = obj(p, '', ['insured', 'beneficiary', 'patient', 'acts', 'context', 'series']);
+      let ins: Insured;
+      let ben: Beneficiary;
+      if (o.patient !== undefined) {
+        // A patient of the day's data loaded by the practice computer, instead of typing the identity.
+        if (o.insured !== undefined || o.beneficiary !== undefined) bad('patient', 'patient : à donner seul, sans insured ni beneficiary');
+        ({ ins, ben } = await loadedPatient(o.patient));
+      } else {
+        ins = insured(o.insured);
+        ben = beneficiary(o.beneficiary);
+      }
       const a = acts(o.acts);
       const ctx = context(o.context);
       const ser = series(o.series);
       const { situation, cps } = needSigner();
       const input: InvoiceInput = { practitioner: practitionerRef(cps.read, situation), situation, insured: ins, beneficiary: ben, context: ctx, acts: a, degraded: true };
       if (ser) input.series = ser;
+      await withTables(input);
       const s = await createAndSecure({ input, today: await today() });
       const r = (await secured(s)) as Obj;
       const rec = await loadInvoice(billingEntity(situation), s.invoiceNo);
@@ -334,6 +271,7 @@ const ACTIONS: Record<string, { mutates: boolean; run: Handler }> = {
       };
       if (withCard) input.vitaleSerial = v.read.serialNumber;
       if (d.series) input.series = d.series;
+      await withTables(input);
       const s = await createAndSecure({ input, today: await today(), correctedFrom: no, ...(withCard ? { vitaleSerial: v.read.serialNumber } : {}) });
       return toStored({ ...((await secured(s)) as Obj), correctedFrom: no });
     },
@@ -371,8 +309,10 @@ const ACTIONS: Record<string, { mutates: boolean; run: Handler }> = {
     run: async (p) => {
       const o = obj(p, '', ['force']);
       const force = o.force === undefined ? false : bool(o, 'force', '');
-      const r = await transmit(force, await today());
-      await platform.ui.show(screens.transmit(r.filesSent, r.filesWaiting, r.lotsBuilt));
+      const day = await today();
+      const r = await transmit(force, day);
+      const st = await computeStatus(day);
+      await platform.ui.show(st.portable.offline ? screens.portable(st.portable, st.late.length, day) : screens.transmit(r.filesSent, r.filesWaiting, r.lotsBuilt));
       return toStored(r);
     },
   },
@@ -384,7 +324,43 @@ const ACTIONS: Record<string, { mutates: boolean; run: Handler }> = {
       // Files waiting for a retry go with the fetch: there is no timer in the sandbox.
       await sendFiles(false);
       await platform.ui.show(r.ok ? screens.returns(r.arlSeen, r.paid, r.rejects.length) : screens.returnsFailed(r.error ?? 'erreur'));
-      return toStored({ ok: r.ok, arl: r.arl, rsp: r.rsp, corrupt: r.corrupt, rejects: r.rejects, ...(r.error ? { error: r.error } : {}) });
+      return toStored({ ok: r.ok, arl: r.arl, rsp: r.rsp, corrupt: r.corrupt, rejects: r.rejects, leftForHost: r.leftForHost, ...(r.error ? { error: r.error } : {}) });
+    },
+  },
+  'visits.list': {
+    mutates: false,
+    run: async (p) => {
+      obj(p, '', []);
+      const d = await currentDayData();
+      if (!d) return { ok: true, day: null, loadedAt: null, patients: [] };
+      // NIRs masked: the list is for the screen; fse.degraded names a patient by `patient.index`.
+      const patients = d.patients.map((x, index) => ({
+        index,
+        nirMasked: maskNir(x.insured.nir),
+        beneficiaries: x.beneficiaries.map((b, i) => ({ index: i, surname: b.usualName ?? b.surname, firstName: b.firstName, birthDate: b.birthDate, birthRank: b.birthRank, rightsOpenToday: rightsOpen(b, d.day) })),
+      }));
+      return toStored({ ok: true, day: d.day, loadedAt: d.loadedAt, patients });
+    },
+  },
+  'tla.release': {
+    mutates: true,
+    run: async (p) => {
+      obj(p, '', []);
+      // The practitioner's way back when the practice computer is gone: held, not erased invoices
+      // return to the device's own transmission.
+      const now = await platform.clock.now();
+      const ops: StoreOp[] = [];
+      const released: string[] = [];
+      for (const { key, value } of await listAs<InvoiceRecord>(keys.invoices())) {
+        if (!isHeld(value)) continue;
+        const back: InvoiceRecord = { ...value, history: [...value.history, { state: 'secured', at: now, note: 'reprise par l’appareil (ordinateur du cabinet)' }] };
+        delete back.hostHeldAt;
+        ops.push(put(key, back));
+        released.push(`${value.data.practitioner.billingNumber}/${value.data.invoiceNo}`);
+      }
+      if (ops.length > 0) await platform.store.transaction(ops);
+      await platform.ui.show(screens.released(released.length));
+      return { ok: true, released };
     },
   },
   status: {
@@ -393,7 +369,7 @@ const ACTIONS: Record<string, { mutates: boolean; run: Handler }> = {
       // `show`: the practitioner asked for the deadlines screen; tools (di status, the day view) only read.
       const o = obj(p, '', ['show']);
       const s = await computeStatus(await today());
-      if (o.show !== undefined && bool(o, 'show', '')) await platform.ui.show(screens.deadlines(s.late, s.dueToday.length, s.dueSoon.length));
+      if (o.show !== undefined && bool(o, 'show', '')) await platform.ui.show(s.portable.offline ? screens.portable(s.portable, s.late.length, s.today) : screens.deadlines(s.late, s.dueToday.length, s.dueSoon.length));
       return toStored(s);
     },
   },
@@ -416,6 +392,7 @@ export async function dispatch(request: unknown): Promise<Transferable> {
     return entry.mutates ? await withLock(() => entry.run(payload)) : await entry.run(payload);
   } catch (err) {
     if (err instanceof ActionError) return failure(err.code, err.message, err.field);
+    if (err instanceof PayloadError) return failure('E_PAYLOAD', err.message, err.field);
     if (err instanceof InvalidInvoice) return toStored({ ok: false, error: { code: err.issues[0]?.code ?? 'E_INVALID', message: err.message, field: err.issues[0]?.field ?? '' }, issues: err.issues });
     if (err instanceof CardError) return failure(err.sw === 0x6983 ? 'E_CARD_BLOCKED' : 'E_CARD', err.message, err.card === 'CPS' ? 'cps' : 'vitale');
     const code = (err as { code?: unknown } | null)?.code;

@@ -5,7 +5,7 @@
  * arrive as actions (actions.ts); card events drive the session (session.ts).
  */
 import './formats/text-shim.js';
-import type { ActionRequest, CardEvent, Transferable } from '../../platform/sdk/api.js';
+import type { ActionRequest, CardEvent, HostLinkRequest, Transferable } from '../../platform/sdk/api.js';
 import type { InvoiceRecord } from './model.js';
 import { readCps } from './cards/cps.js';
 import { readVitale } from './cards/vitale.js';
@@ -17,16 +17,38 @@ import { enterPin, forgetCps, forgetVitale, releaseQuietly, session } from './se
 import { withLock } from './pipeline/lock.js';
 import { keys, listAs } from './pipeline/keys.js';
 import { sendFiles } from './pipeline/transmit.js';
-import { todayUtc } from './pipeline/status.js';
+import { computeStatus, todayUtc } from './pipeline/status.js';
+import { handleHostRequest } from './tla/requests.js';
+import { currentDayData, loadedSituationIndex } from './tla/day-data.js';
+import { purgeSeen, recordVitaleRead } from './tla/seen.js';
+import type { Screen } from '../../platform/sdk/api.js';
+
+/** The home screen, with the portable-mode lines when files wait for the network. */
+async function homeScreen(toSecure: number[] = []): Promise<Screen> {
+  const today = todayUtc(await platform.clock.now());
+  const s = await computeStatus(today);
+  return s.portable.offline ? screens.home(toSecure, { status: s.portable, late: s.late.length, today }) : screens.home(toSecure);
+}
+
+async function purgeQuietly(): Promise<void> {
+  try {
+    await purgeSeen();
+  } catch (err) {
+    await platform.log('warn', 'purge of Vitale reads failed', { error: (err as { code?: string } | null)?.code ?? 'error' });
+  }
+}
 
 async function onStart(): Promise<void> {
   await withLock(async () => {
     // Resume: invoices a crash left between numbering and signature are listed, never sent unsigned.
     const toSecure = (await listAs<InvoiceRecord>(keys.invoices())).filter((x) => x.value.state === 'created').map((x) => x.value.data.invoiceNo);
-    await platform.ui.show(screens.home(toSecure));
-    // Files waiting for a retry are tried now: the sandbox has no timers.
+    await platform.ui.show(await homeScreen(toSecure));
+    await purgeQuietly();
+    // Files waiting for a retry are tried now (then every minute by the policy's retry timer).
     try {
-      await sendFiles(false);
+      const sent = await sendFiles(false);
+      // The home screen again when the attempt changed what it says (sent, or out of network now).
+      if (sent.sent.length > 0 || sent.waiting.length > 0) await platform.ui.show(await homeScreen(toSecure));
     } catch (err) {
       await platform.log('warn', 'retry at start failed', { error: (err as { code?: string } | null)?.code ?? 'error' });
     }
@@ -44,7 +66,9 @@ async function insertedCps(slot: number): Promise<void> {
   const lease = await platform.slots.acquire(slot, { timeoutMs: 5000 });
   try {
     const read = await readCps(lease);
-    const index = await choose('Carte CPS', 'Choisissez la situation d’exercice', read.situations.map(situationLabel));
+    // The situation the practice computer loaded for today is chosen without asking.
+    const loaded = loadedSituationIndex(await currentDayData(), todayUtc(await platform.clock.now()), read.situations);
+    const index = loaded >= 0 ? loaded : await choose('Carte CPS', 'Choisissez la situation d’exercice', read.situations.map(situationLabel));
     session.cps = { slot, lease, read, situationIndex: index, pinVerified: false };
     await platform.ui.show(screens.cpsRead(read, read.situations[index] ?? null));
     session.cps.pinVerified = await enterPin(lease);
@@ -73,6 +97,12 @@ async function insertedVitale(slot: number): Promise<void> {
       return;
     }
   }
+  try {
+    // Kept for the practice computer (beneficiaries.unload); NIRs never go to the log.
+    await recordVitaleRead(read);
+  } catch (err) {
+    await platform.log('warn', 'Vitale read not recorded', { error: (err as { code?: string } | null)?.code ?? 'error' });
+  }
   const day = todayUtc(await platform.clock.now());
   const selected = await choose('Carte Vitale', 'Choisissez le bénéficiaire', read.beneficiaries.map(beneficiaryLabel));
   session.vitale = { slot, read, selected };
@@ -98,7 +128,7 @@ async function onCardRemoved(e: { slot: number }): Promise<void> {
   // No lock: a removal must reach the session even while an action waits on the card.
   if (session.cps?.slot === e.slot) {
     forgetCps();
-    await platform.ui.show(screens.home());
+    await platform.ui.show(await homeScreen());
   }
   if (session.vitale?.slot === e.slot) forgetVitale();
 }
@@ -111,6 +141,7 @@ async function onAction(req: ActionRequest): Promise<Transferable> {
 async function onTimer(e: { name: string }): Promise<void> {
   if (e.name !== 'retry') return;
   await withLock(async () => {
+    await purgeQuietly();
     try {
       await sendFiles(false);
     } catch (err) {
@@ -119,4 +150,9 @@ async function onTimer(e: { name: string }): Promise<void> {
   });
 }
 
-Object.assign(globalThis, { onStart, onCardInserted, onCardRemoved, onAction, onTimer });
+/** The practice computer over the TLA host link (tla/requests.ts): data.load, fse.unload, beneficiaries.unload, erase. */
+async function onHostRequest(req: HostLinkRequest): Promise<Transferable> {
+  return handleHostRequest(req);
+}
+
+Object.assign(globalThis, { onStart, onCardInserted, onCardRemoved, onAction, onTimer, onHostRequest });

@@ -209,7 +209,10 @@ export type InvoiceState =
   | 'arl-positive'
   | 'arl-negative'
   | 'paid'
-  | 'rejected';
+  | 'rejected'
+  // handed to the practice computer over the host link and erased from the device (the computer
+  // transmits it): terminal for the device, which keeps its data for the status, not its bytes
+  | 'unloaded';
 
 /** Everything a formatted invoice carries (formats/invoice.ts encodes exactly this). */
 export interface InvoiceData {
@@ -257,6 +260,11 @@ export interface InvoiceRecord {
   paid?: { amount: Cents; date: IsoDate };
   /** A rejected invoice re-sent under a new number. */
   replacedBy?: number;
+  /**
+   * Clock ms when the practice computer unloaded this 'secured' invoice (host link): from then on it
+   * is never put in a device lot (the computer transmits it), until erased ('unloaded') or released.
+   */
+  hostHeldAt?: number;
 }
 
 export interface LotRecord {
@@ -283,5 +291,7 @@ export interface FileRecord {
   /** clock ms of the next attempt after a failure (back-off). */
   nextAttemptAt: number;
   lastError?: string;
+  /** Clock ms of the first failure for want of network (E_NET) in the current run of them. */
+  offlineSince?: number;
   sentAt?: number;
 }

@@ -48,11 +48,29 @@ export function beneficiaryLabel(b: Beneficiary): string {
   return `${b.usualName ?? b.surname} ${b.firstName}, né(e) ${frBirth(b.birthDate)}, rang ${b.birthRank}`;
 }
 
+export interface PortableLines {
+  since?: number;
+  filesWaiting: number;
+  invoicesWaiting: number;
+  nextDeadline: IsoDate | null;
+}
+
+/** Portable mode in a few lines: what waits for the network, the nearest deadline, the late ones. */
+export function portableLines(p: PortableLines, late: number, today: IsoDate): string[] {
+  return [
+    `Hors réseau — mode portable${p.since !== undefined ? ` depuis ${hhmm(p.since)}` : ''}`,
+    `${p.filesWaiting} fichier(s) / ${p.invoicesWaiting} facture(s) en attente`,
+    ...(p.nextDeadline ? [p.nextDeadline < today ? `Échéance dépassée : ${frDate(p.nextDeadline)}` : `Prochaine échéance : ${frDate(p.nextDeadline)}`] : []),
+    ...(late > 0 ? [`Factures en retard : ${late}`] : []),
+  ];
+}
+
 export const screens = {
-  home: (toSecure: number[] = []): Screen =>
+  home: (toSecure: number[] = [], portable?: { status: PortableLines; late: number; today: IsoDate }): Screen =>
     screen([
       'Insérez la carte CPS',
       'puis la carte Vitale du patient',
+      ...(portable ? ['', ...portableLines(portable.status, portable.late, portable.today)] : []),
       ...(toSecure.length > 0 ? ['', `Factures à sécuriser : ${toSecure.length}`, ...toSecure.slice(0, 6).map((n) => `  FSE n° ${n}`)] : []),
     ]),
   cpsRead: (read: CpsRead, s: CpsSituation | null): Screen =>
@@ -100,4 +118,9 @@ export const screens = {
       `À transmettre sous 2 jours : ${dueSoon}`,
     ]),
   refused: (message: string): Screen => screen(['Opération refusée', message]),
+  released: (n: number): Screen => screen([n > 0 ? `Factures reprises par l’appareil : ${n}` : 'Aucune facture détenue par l’ordinateur', ...(n > 0 ? ['Elles partiront avec la prochaine transmission'] : [])]),
+  /** While the practice computer is served over the host link. */
+  hostSync: (lines: string[]): Screen => screen(['Synchronisation avec l’ordinateur du cabinet', '', ...lines]),
+  /** Home, in portable mode: what waits for the network and the nearest deadline. */
+  portable: (p: PortableLines, late: number, today: IsoDate): Screen => screen([...portableLines(p, late, today), 'Envoi automatique au retour du réseau']),
 };

@@ -21,6 +21,7 @@ const STATE_LABELS: Record<string, string> = {
   'arl-negative': 'ARL négative',
   paid: 'payées',
   rejected: 'rejetées',
+  unloaded: 'déchargées (ordinateur du cabinet)',
 };
 
 const euros = (c: number) => `${Math.floor(c / 100)},${String(c % 100).padStart(2, '0')} EUR`;
@@ -31,6 +32,11 @@ export function renderStatus(s: BillingStatus): string {
   out.push('  Factures : ' + Object.entries(s.byState).map(([k, n]) => `${STATE_LABELS[k] ?? k} ${n}`).join(', '));
   if (s.toSecure.length > 0) out.push(`  À sécuriser (CPS nécessaire) : n° ${s.toSecure.join(', ')}`);
   out.push(`  Lots en attente : ${s.lotsPending}`);
+  if (s.portable.offline) {
+    const since = s.portable.since !== undefined ? ` depuis ${new Date(s.portable.since).toISOString().slice(11, 16)} UTC` : '';
+    out.push(`  Hors réseau — mode portable${since} : ${s.portable.filesWaiting} fichier(s), ${s.portable.invoicesWaiting} facture(s) en attente${s.portable.nextDeadline ? ` ; prochaine échéance ${day(s.portable.nextDeadline)}` : ''}`);
+  }
+  if (s.heldForHost > 0) out.push(`  Déchargées vers l’ordinateur, à effacer après sa confirmation : ${s.heldForHost}`);
   for (const f of s.filesWaiting) {
     const next = new Date(f.nextAttemptAt).toISOString().slice(11, 16);
     out.push(`  Fichier ${f.fileId} non envoyé (${f.attempts} essai(s)${f.lastError ? ` : ${f.lastError}` : ''}) ; prochain essai après ${next} UTC`);
@@ -57,7 +63,8 @@ function isBillingStatus(v: unknown): v is BillingStatus {
   const lists = ['toSecure', 'filesWaiting', 'late', 'dueToday', 'dueSoon', 'rejectsToRedo'] as const;
   if (!lists.every((k) => Array.isArray(v[k]))) return false;
   const nums = (o: unknown, ks: string[]) => isObj(o) && ks.every((k) => typeof o[k] === 'number');
-  return nums(v.paid, ['count', 'amount']) && nums(v.payments, ['approved', 'declined', 'pending', 'amount']);
+  const portable = isObj(v.portable) && typeof v.portable.offline === 'boolean' && nums(v.portable, ['filesWaiting', 'invoicesWaiting']);
+  return nums(v.paid, ['count', 'amount']) && nums(v.payments, ['approved', 'declined', 'pending', 'amount']) && portable && typeof v.heldForHost === 'number';
 }
 
 export function registerStatusCommand(program: Command, ctx: { dataDir: () => string }): void {

@@ -130,7 +130,7 @@ describe('ui.actions in policies', () => {
   it('the sesam-vitale policy lists its terminal actions', () => {
     expect(loadPolicyFile(file).ui.actions).toEqual([
       'session.state', 'situation.select', 'beneficiary.select', 'fse.create', 'fse.degraded', 'fse.correct', 'fse.secure',
-      'fse.duplicate', 'fse.pay', 'transmit', 'returns.fetch', 'status',
+      'fse.duplicate', 'fse.pay', 'transmit', 'returns.fetch', 'status', 'visits.list', 'tla.release',
     ]);
   });
 

@@ -53,7 +53,7 @@ export function buildInvoice(input: InvoiceInput, numbers: { invoiceNo: number; 
   if (numbers.correctedFrom !== undefined) checkNumber(numbers.correctedFrom, 'correctedFrom');
   const issues = validateInvoice(input, createdAt);
   if (issues.length > 0) throw new InvoiceError(issues);
-  const pricing = priceActs({ acts: input.acts, context: input.context, beneficiary: input.beneficiary, practitioner: input.practitioner, ...(input.series ? { series: input.series } : {}) });
+  const pricing = priceActs({ acts: input.acts, context: input.context, beneficiary: input.beneficiary, practitioner: input.practitioner, ...(input.series ? { series: input.series } : {}) }, input.tables);
   const careDate = pricing.lines.reduce((d, l) => (l.date > d ? l.date : d), pricing.lines[0]!.date);
   const data: InvoiceData = copy({
     kind: 'FSE',

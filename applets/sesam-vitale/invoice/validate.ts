@@ -9,6 +9,7 @@ import { addYears, isIsoDate } from '../rules/dates.js';
 import { checkNir } from '../rules/nir.js';
 import { TariffError } from '../tariff/errors.js';
 import { priceActs } from '../tariff/price.js';
+import type { TariffTable } from '../tariff/types.js';
 import { amcAt, CSS_CONTRACT } from '../tariff/rates.js';
 import type { Issue } from './errors.js';
 
@@ -25,6 +26,8 @@ export interface InvoiceInput {
   degraded: boolean;
   /** The Vitale card's serial number, carried into the invoice (absent in degraded mode). */
   vitaleSerial?: string;
+  /** Tariff tables to price with (a table loaded by the practice computer first); default the bundled ones. */
+  tables?: readonly TariffTable[];
 }
 
 export const MAX_LINES = 999;
@@ -139,7 +142,7 @@ export function validateInvoice(input: InvoiceInput, today: IsoDate): Issue[] {
   checkPractitionerAndAmounts(input, out);
   if (input.acts.length > 0 && input.acts.length <= MAX_LINES) {
     try {
-      priceActs({ acts: input.acts, context: input.context, beneficiary: input.beneficiary, practitioner: input.practitioner, ...(input.series ? { series: input.series } : {}) });
+      priceActs({ acts: input.acts, context: input.context, beneficiary: input.beneficiary, practitioner: input.practitioner, ...(input.series ? { series: input.series } : {}) }, input.tables);
     } catch (e) {
       if (!(e instanceof TariffError)) throw e;
       // The amounts checks above already said it in the practitioner's terms.

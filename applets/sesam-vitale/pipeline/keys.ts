@@ -18,6 +18,14 @@ export const keys = {
   retBad: (uid: string) => `ret-bad/${uid}`,
   pay: (billing: string, no: number) => `pay/${billing}/${pad(no, 9)}`,
   pays: () => 'pay/',
+  /** The day's data loaded by the practice computer (host link, tla/day-data.ts). */
+  day: () => 'day/current',
+  /** A Vitale read recorded for beneficiaries.unload: `seen/<readAt, 15 digits>-<card serial>`. */
+  seen: (ref: string) => `seen/${ref}`,
+  seens: () => 'seen/',
+  /** An erased Vitale read, so a repeated erase is recognised (purged with the reads, after 30 days). */
+  seenErased: (ref: string) => `seen-erased/${ref}`,
+  seenErasedAll: () => 'seen-erased/',
 } as const;
 
 /** The billing number inside an `inv/`, `lot/`, `file/` or `pay/` key. */

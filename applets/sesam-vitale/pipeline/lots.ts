@@ -51,8 +51,9 @@ function entryBytes(e: LotEntry): number {
   return e.record.length + e.cpsSignature.length + (e.vitaleAuth?.length ?? 0) + (e.vitaleCertDer?.length ?? 0);
 }
 
+/** Secured invoices the device sends itself: those held for the practice computer never go in a device lot. */
 export async function securedInvoices(billing: string): Promise<InvoiceRecord[]> {
-  return (await listAs<InvoiceRecord>(keys.invoices(billing))).map((x) => x.value).filter((r) => r.state === 'secured' && r.replacedBy === undefined && r.record && r.cpsSignature);
+  return (await listAs<InvoiceRecord>(keys.invoices(billing))).map((x) => x.value).filter((r) => r.state === 'secured' && r.replacedBy === undefined && r.hostHeldAt === undefined && r.record && r.cpsSignature);
 }
 
 export async function unsignedLots(billing: string): Promise<StoredLot[]> {

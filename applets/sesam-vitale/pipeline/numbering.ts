@@ -6,6 +6,12 @@
 import type { StoreOp } from '../../../platform/sdk/api.js';
 import { getAs, keys, put } from './keys.js';
 
+/**
+ * The device numbers its lots and files below this; the practice computer (host link) numbers the
+ * lots and files it builds for the same billing number from it up, so fileIds never collide.
+ */
+export const DEVICE_NUMBER_LIMIT = 500_000;
+
 export interface Counters {
   invoice: number;
   lot: number;
@@ -25,6 +31,9 @@ export async function readCounters(billing: string): Promise<Counters> {
 export function allocate(c: Counters, which: keyof Counters): number {
   c[which] += 1;
   if (which === 'invoice' && c.invoice > 999_999_999) throw new RangeError('numéros de facture épuisés pour ce numéro de facturation');
+  if (which !== 'invoice' && c[which] >= DEVICE_NUMBER_LIMIT) {
+    throw new RangeError(`numéros de ${which === 'lot' ? 'lot' : 'fichier'} de l’appareil épuisés (limite ${DEVICE_NUMBER_LIMIT - 1}) : transmettez depuis l’ordinateur du cabinet`);
+  }
   return c[which];
 }
 

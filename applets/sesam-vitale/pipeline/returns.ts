@@ -4,6 +4,12 @@
  * the server, so a crash in between re-reads a message that the `ret/` key then makes a no-op.
  * A return that does not decode strictly, or that names a file, lot or invoice we never sent, is
  * kept under `ret-bad/<uid>` with its raw bytes and the reason, for inspection. Callers hold the lock.
+ *
+ * Returns of the practice computer (host link) stay on the server for it to fetch: an ARL about a file
+ * or lot numbered from DEVICE_NUMBER_LIMIT up (the computer's numbers), an RSP about invoices
+ * unloaded to it. Those are neither applied, nor recorded, nor set aside, nor deleted. An RSP that
+ * mixes the device's invoices and the computer's (one RSP per billing number and destination) is
+ * applied for the device's ones, recorded as shared, and left on the server too.
  */
 import type { InvoiceRecord } from '../model.js';
 import type { StoreOp, Transferable } from '../../../platform/sdk/api.js';
@@ -14,6 +20,7 @@ import { toHex } from '../../../platform/sdk/hex.js';
 import { withState } from './invoices.js';
 import { getAs, keys, put } from './keys.js';
 import type { StoredFile, StoredLot } from './lots.js';
+import { DEVICE_NUMBER_LIMIT } from './numbering.js';
 
 export interface Reject {
   invoiceNo: number;
@@ -31,7 +38,28 @@ export interface ReturnsResult {
   /** For the screen: the ARL seen in this fetch. */
   arlSeen: Array<{ lotNo: number; status: 'positive' | 'negative'; reason?: string }>;
   paid: number;
+  /** Returns left on the server for the practice computer (wholly or partly its own). */
+  leftForHost: number;
   error?: string;
+}
+
+/** The file number inside a fileId (`F` + 9-digit billing number + 6-digit file number). */
+function fileNoOfId(fileId: string): number {
+  const m = /^F[0-9]{9}([0-9]{6})$/.exec(fileId);
+  return m ? Number(m[1]) : -1;
+}
+
+/** An invoice the practice computer transmits: unloaded to it (erased here, or still held). */
+function hostsInvoice(inv: InvoiceRecord | undefined): boolean {
+  return inv !== undefined && (inv.state === 'unloaded' || (inv.state === 'secured' && inv.hostHeldAt !== undefined));
+}
+
+/** Why a decoded return belongs to the practice computer: 'all' (leave untouched), 'some' (RSP shared), or null. */
+async function hostShare(c: { kind: 'ARL'; report: ArlReport } | { kind: 'RSP'; report: RspReport }): Promise<'all' | 'some' | null> {
+  if (c.kind === 'ARL') return c.report.lotNo >= DEVICE_NUMBER_LIMIT || fileNoOfId(c.report.fileId) >= DEVICE_NUMBER_LIMIT ? 'all' : null;
+  let host = 0;
+  for (const p of c.report.payments) if (hostsInvoice(await getAs<InvoiceRecord>(keys.invoice(c.report.billingNumber, p.invoiceNo)))) host++;
+  return host === 0 ? null : host === c.report.payments.length ? 'all' : 'some';
 }
 
 /** A return we cannot apply: it goes to ret-bad. */
@@ -94,10 +122,13 @@ async function applyArl(r: ArlReport, uid: string, now: number, res: ReturnsResu
 
 async function applyRsp(r: RspReport, uid: string, now: number, res: ReturnsResult): Promise<StoreOp[]> {
   const b = r.billingNumber;
-  const ops: StoreOp[] = [put(keys.ret(uid), { kind: 'RSP', seq: r.seq, billingNumber: b, at: now })];
+  const shared = r.payments.length > 0 && (await hostShare({ kind: 'RSP', report: r })) === 'some';
+  const ops: StoreOp[] = [put(keys.ret(uid), { kind: 'RSP', seq: r.seq, billingNumber: b, at: now, ...(shared ? { sharedWithHost: true } : {}) })];
   const seen = new Map<number, InvoiceRecord>();
   for (const p of r.payments) {
     const inv = seen.get(p.invoiceNo) ?? (await getAs<InvoiceRecord>(keys.invoice(b, p.invoiceNo)));
+    // The practice computer's part of a shared RSP: its own to apply.
+    if (hostsInvoice(inv)) continue;
     if (!inv || inv.state === 'created' || inv.state === 'secured') throw new BadReturn(`RSP pour une facture non transmise (${p.invoiceNo})`);
     if (finalState(inv.state)) continue;
     let next: InvoiceRecord;
@@ -120,7 +151,7 @@ async function applyRsp(r: RspReport, uid: string, now: number, res: ReturnsResu
 export const MAX_KEPT_RETURN_BYTES = 256 * 1024;
 
 export async function fetchReturns(): Promise<ReturnsResult> {
-  const res: ReturnsResult = { ok: true, arl: 0, rsp: 0, corrupt: [], rejects: [], arlSeen: [], paid: 0 };
+  const res: ReturnsResult = { ok: true, arl: 0, rsp: 0, corrupt: [], rejects: [], arlSeen: [], paid: 0, leftForHost: 0 };
   let listing: unknown;
   try {
     listing = await platform.net.fetch('amo-pop3', { type: 'list' });
@@ -134,7 +165,13 @@ export async function fetchReturns(): Promise<ReturnsResult> {
     for (const m of listing.messages) {
       if (!isObj(m) || typeof m.uid !== 'string' || !/^[\x21-\x7e]{1,70}$/.test(m.uid)) continue;
       const uid = m.uid;
-      if ((await platform.store.get(keys.ret(uid))) !== undefined || (await platform.store.get(keys.retBad(uid))) !== undefined) {
+      const applied = await platform.store.get(keys.ret(uid));
+      if (isObj(applied) && applied.sharedWithHost === true) {
+        // Applied for the device's invoices; the rest is the computer's: left on the server for it.
+        res.leftForHost++;
+        continue;
+      }
+      if (applied !== undefined || (await platform.store.get(keys.retBad(uid))) !== undefined) {
         done.push(uid);
         continue;
       }
@@ -147,8 +184,20 @@ export async function fetchReturns(): Promise<ReturnsResult> {
         const c = classifyReturn(mail);
         if (c.kind === 'unknown') throw new BadReturn(`message non reconnu : ${c.reason}`);
         raw = c.attachment.content;
-        const ops = c.kind === 'ARL' ? await applyArl(decodeArl(raw), uid, now, res) : await applyRsp(decodeRsp(raw), uid, now, res);
+        const decoded = c.kind === 'ARL' ? { kind: 'ARL' as const, report: decodeArl(raw) } : { kind: 'RSP' as const, report: decodeRsp(raw) };
+        const share = await hostShare(decoded);
+        if (share === 'all') {
+          // The practice computer's return: not applied, not recorded, not set aside, NOT in `done`
+          // (so never deleted): it stays on the server for the computer to fetch.
+          res.leftForHost++;
+          continue;
+        }
+        const ops = decoded.kind === 'ARL' ? await applyArl(decoded.report, uid, now, res) : await applyRsp(decoded.report, uid, now, res);
         await platform.store.transaction(ops);
+        if (share === 'some') {
+          res.leftForHost++;
+          continue;
+        }
       } catch (err) {
         const netFailure = (err as { code?: unknown } | null)?.code;
         if (typeof netFailure === 'string') throw err; // E_NET etc.: stop, retry on the next fetch

@@ -8,9 +8,10 @@ import type { InvoiceRecord, InvoiceState, IsoDate } from '../model.js';
 import { addDays } from '../rules/dates.js';
 import { keys, listAs } from './keys.js';
 import type { StoredFile, StoredLot } from './lots.js';
+import { isNetFailure } from './transmit.js';
 import type { PaymentRecord } from './payment.js';
 
-export const STATES: InvoiceState[] = ['created', 'secured', 'in-lot', 'sent', 'arl-positive', 'arl-negative', 'paid', 'rejected'];
+export const STATES: InvoiceState[] = ['created', 'secured', 'in-lot', 'sent', 'arl-positive', 'arl-negative', 'paid', 'rejected', 'unloaded'];
 /** Not yet gone to the AMO: the transmission deadline still applies. */
 const UNSENT: ReadonlySet<InvoiceState> = new Set(['created', 'secured', 'in-lot']);
 export const DUE_SOON_DAYS = 2;
@@ -33,16 +34,39 @@ export interface StatusResult {
   paid: { count: number; amount: number };
   /** Patient parts taken by card (fse.pay), by outcome; `pending` ones were cut by a crash. */
   payments: { approved: number; declined: number; pending: number; amount: number };
+  /** Portable mode: what waits on the device for the network, and the nearest deadline among it. */
+  portable: PortableStatus;
+  /** Host link: secured invoices unloaded by the practice computer, not yet erased (it transmits them). */
+  heldForHost: number;
+}
+
+export interface PortableStatus {
+  /** The oldest waiting file's last failure was "no network" (E_NET). */
+  offline: boolean;
+  /** Clock ms of the first failure for want of network, when offline. */
+  since?: number;
+  /** Files built and not yet sent. */
+  filesWaiting: number;
+  /** Invoices the device still has to send: secured (not held for the computer) or in a lot not yet sent. */
+  invoicesWaiting: number;
+  /** The earliest transmission deadline among them (may be past: late), or null. */
+  nextDeadline: IsoDate | null;
 }
 
 export async function computeStatus(today: IsoDate): Promise<StatusResult> {
   const byState = Object.fromEntries(STATES.map((s) => [s, 0])) as Record<InvoiceState, number>;
-  const out: StatusResult = { ok: true, today, byState, toSecure: [], lotsPending: 0, filesWaiting: [], late: [], dueToday: [], dueSoon: [], rejectsToRedo: [], paid: { count: 0, amount: 0 }, payments: { approved: 0, declined: 0, pending: 0, amount: 0 } };
+  const out: StatusResult = { ok: true, today, byState, toSecure: [], lotsPending: 0, filesWaiting: [], late: [], dueToday: [], dueSoon: [], rejectsToRedo: [], paid: { count: 0, amount: 0 }, payments: { approved: 0, declined: 0, pending: 0, amount: 0 }, portable: { offline: false, filesWaiting: 0, invoicesWaiting: 0, nextDeadline: null }, heldForHost: 0 };
   const soon = addDays(today, DUE_SOON_DAYS);
   for (const { value: r } of await listAs<InvoiceRecord>(keys.invoices())) {
     byState[r.state] = (byState[r.state] ?? 0) + 1;
     const no = r.data.invoiceNo;
     if (r.state === 'created') out.toSecure.push(no);
+    if (r.state === 'secured' && r.hostHeldAt !== undefined) out.heldForHost++;
+    const waits = (r.state === 'secured' && r.hostHeldAt === undefined && r.replacedBy === undefined) || r.state === 'in-lot';
+    if (waits) {
+      out.portable.invoicesWaiting++;
+      if (out.portable.nextDeadline === null || r.deadline < out.portable.nextDeadline) out.portable.nextDeadline = r.deadline;
+    }
     if (UNSENT.has(r.state)) {
       if (r.deadline < today) out.late.push({ invoiceNo: no, deadline: r.deadline });
       else if (r.deadline === today) out.dueToday.push({ invoiceNo: no, deadline: r.deadline });
@@ -58,6 +82,12 @@ export async function computeStatus(today: IsoDate): Promise<StatusResult> {
   for (const { value: l } of await listAs<StoredLot>(keys.lots())) if (l.signed.length === 0 || l.fileNo === undefined) out.lotsPending++;
   for (const { value: f } of await listAs<StoredFile>(keys.files())) {
     if (f.state !== 'ready') continue;
+    // Files go in order: the first waiting one says whether the device is out of network.
+    if (out.portable.filesWaiting === 0 && f.attempts > 0 && isNetFailure(f.lastError)) {
+      out.portable.offline = true;
+      out.portable.since = f.offlineSince ?? f.nextAttemptAt;
+    }
+    out.portable.filesWaiting++;
     out.filesWaiting.push({ fileId: f.fileId, attempts: f.attempts, nextAttemptAt: f.nextAttemptAt, ...(f.lastError ? { lastError: f.lastError } : {}) });
   }
   for (const { value: p } of await listAs<PaymentRecord>(keys.pays())) {

@@ -1,9 +1,10 @@
 /**
  * Sending files. The mail is rebuilt from stored bytes only (manifest fields fixed in the file
  * record, signed lots as stored), so a re-send after a crash or a failure is byte-identical and
- * carries the same fileId and Message-ID: the AMO deduplicates on them. There are no timers in the
- * sandbox: a failed file waits (back-off 30 s × 2^attempts, at most 1 h) and is tried again by the
- * next transmit, returns.fetch or onStart. Callers hold the lock.
+ * carries the same fileId and Message-ID: the AMO deduplicates on them. A failed file waits (back-off
+ * 30 s × 2^attempts, at most 1 h; at most 50 s when the failure is "no network", E_NET) and is tried
+ * again by the policy's retry timer, the next transmit, returns.fetch or onStart. Files go strictly
+ * in order: one that waits holds back those behind it. Callers hold the lock.
  */
 import type { InvoiceRecord, IsoDate } from '../model.js';
 import type { StoreOp } from '../../../platform/sdk/api.js';
@@ -53,13 +54,45 @@ export interface SendOutcome {
   errors: string[];
 }
 
+/** Whether a failure is "no network" (connection refused, unreachable, device offline): kernel code E_NET. */
+export function isNetFailure(lastError: string | undefined): boolean {
+  return lastError !== undefined && lastError.startsWith('E_NET');
+}
+
+/**
+ * Back-off after a failure. Without network (E_NET) it never exceeds NET_RETRY_MAX_MS, under the
+ * policy's 60 s retry timer: every tick tries the oldest waiting file again, so once the network is
+ * back everything goes within a minute. A server's refusal keeps the exponential back-off.
+ */
+export const NET_RETRY_MAX_MS = 50_000;
+
+export function nextDelayMs(attempts: number, lastError: string): number {
+  const b = backoffMs(attempts);
+  return isNetFailure(lastError) ? Math.min(b, NET_RETRY_MAX_MS) : b;
+}
+
+function waitingOf(f: StoredFile): SendOutcome['waiting'][number] {
+  return { fileId: f.fileId, attempts: f.attempts, nextAttemptAt: f.nextAttemptAt, ...(f.lastError ? { lastError: f.lastError } : {}) };
+}
+
+/**
+ * Sends the 'ready' files strictly in key order (billing number, then file number), one at a time;
+ * the first one that cannot go (back-off not over, failure) stops the run, and the files behind it
+ * wait behind it: the AMO receives them in the order they were built, each once.
+ */
 export async function sendFiles(force: boolean): Promise<SendOutcome> {
   const out: SendOutcome = { sent: [], waiting: [], errors: [] };
   const files = (await listAs<StoredFile>(keys.files())).map((x) => x.value).filter((f) => f.state === 'ready');
+  let blocked = false;
   for (const f of files) {
+    if (blocked) {
+      out.waiting.push(waitingOf(f));
+      continue;
+    }
     const now = await platform.clock.now();
     if (!force && f.nextAttemptAt > now) {
-      out.waiting.push({ fileId: f.fileId, attempts: f.attempts, nextAttemptAt: f.nextAttemptAt, ...(f.lastError ? { lastError: f.lastError } : {}) });
+      out.waiting.push(waitingOf(f));
+      blocked = true;
       continue;
     }
     let mail: MailMessage;
@@ -67,6 +100,8 @@ export async function sendFiles(force: boolean): Promise<SendOutcome> {
       mail = await fileMessage(f);
     } catch (err) {
       out.errors.push(`Fichier ${f.fileId} : construction impossible (${err instanceof Error ? err.message : 'erreur'})`);
+      out.waiting.push(waitingOf(f));
+      blocked = true;
       continue;
     }
     let reply: unknown;
@@ -80,10 +115,13 @@ export async function sendFiles(force: boolean): Promise<SendOutcome> {
     }
     const at = await platform.clock.now();
     if (failure !== null) {
-      const next = at + backoffMs(f.attempts);
+      const next = at + nextDelayMs(f.attempts, failure);
       const upd: StoredFile = { ...f, attempts: f.attempts + 1, nextAttemptAt: next, lastError: failure };
+      if (isNetFailure(failure)) upd.offlineSince = f.offlineSince !== undefined && isNetFailure(f.lastError) ? f.offlineSince : at;
+      else delete upd.offlineSince;
       await platform.store.transaction([put(keys.file(f.billingNumber, f.fileNo), upd)]);
-      out.waiting.push({ fileId: f.fileId, attempts: upd.attempts, nextAttemptAt: next, lastError: failure });
+      out.waiting.push(waitingOf(upd));
+      blocked = true;
       continue;
     }
     const ops: StoreOp[] = [put(keys.file(f.billingNumber, f.fileNo), { ...f, state: 'sent', sentAt: at, attempts: f.attempts + 1 })];
@@ -131,10 +169,17 @@ export async function transmit(force: boolean, today: IsoDate): Promise<Transmit
         }
       }
     }
-  } else if ((await listAs<InvoiceRecord>(keys.invoices())).some((x) => x.value.state === 'secured')) {
+  } else if ((await listAs<InvoiceRecord>(keys.invoices())).some((x) => x.value.state === 'secured' && x.value.hostHeldAt === undefined && x.value.replacedBy === undefined)) {
     errors.push('Insérez la carte CPS pour constituer les lots des factures sécurisées');
   }
-  for (const b of billings) await buildFiles(b, today);
+  for (const b of billings) {
+    try {
+      await buildFiles(b, today);
+    } catch (err) {
+      // A numbering limit (pipeline/numbering.ts) or a format error: said, and the rest still goes.
+      errors.push(err instanceof Error ? err.message : 'constitution des fichiers impossible');
+    }
+  }
   const sent = await sendFiles(force);
   return { ok: errors.length === 0 && sent.errors.length === 0, lotsBuilt, filesSent: sent.sent, filesWaiting: sent.waiting, errors: [...errors, ...sent.errors] };
 }

@@ -85,7 +85,7 @@ describe('di status rendering', () => {
     const text = renderStatus({
       ok: true,
       today: '2026-11-30',
-      byState: { created: 1, secured: 2, 'in-lot': 0, sent: 3, 'arl-positive': 0, 'arl-negative': 1, paid: 4, rejected: 0 },
+      byState: { created: 1, secured: 2, 'in-lot': 0, sent: 3, 'arl-positive': 0, 'arl-negative': 1, paid: 4, rejected: 0, unloaded: 0 },
       toSecure: [7],
       lotsPending: 1,
       filesWaiting: [{ fileId: 'F751990011000002', attempts: 2, lastError: 'E_NET connection refused', nextAttemptAt: Date.UTC(2026, 10, 30, 14, 5) }],
@@ -95,6 +95,8 @@ describe('di status rendering', () => {
       rejectsToRedo: [{ invoiceNo: 3, code: 'R01', text: 'AT NON RECONNU', source: 'ARL' }],
       paid: { count: 4, amount: 12000 },
       payments: { approved: 2, declined: 1, pending: 1, amount: 1650 },
+      portable: { offline: true, since: Date.UTC(2026, 10, 30, 9, 0), filesWaiting: 1, invoicesWaiting: 2, nextDeadline: '2026-11-25' },
+      heldForHost: 0,
     });
     expect(text).toContain('EN RETARD : n° 5 (25/11/2026)');
     expect(text).toContain('Fichier F751990011000002 non envoyé (2 essai(s) : E_NET connection refused) ; prochain essai après 14:05 UTC');

@@ -1,0 +1,154 @@
+/**
+ * `fse.unload` and `beneficiaries.unload` (host link): pages, in key order, of what the device holds
+ * for the practice computer. The invoices listed are the 'secured' ones (signed, not in a lot, not
+ * replaced) and those already held; the newly listed ones are marked `hostHeldAt` in ONE transaction
+ * before the answer goes, so from then on they never go in a device lot. A cut after the answer is
+ * harmless: the next unload lists them again (same bytes, no new state) until `erase`.
+ * Vitale reads (`seen/…`) page the same way. Callers hold the lock.
+ */
+import type { BeneficiaryUnloadResult, HostLinkValue, InvoiceUnloadResult, UnloadedBeneficiaries, UnloadedInvoice } from '../../../platform/wire/hostlink.js';
+import type { StoreOp } from '../../../platform/sdk/api.js';
+import type { Beneficiary, Insured, InvoiceRecord } from '../model.js';
+import { bad, int, obj, str, type Obj } from '../invoice/payload.js';
+import { getAs, keys, listAs, pad, put, toStored } from '../pipeline/keys.js';
+
+export const PAGE_DEFAULT = 20;
+export const PAGE_MAX = 50;
+/** Bytes of signed content per page, well under the link's 4 MiB frame. */
+export const PAGE_MAX_BYTES = 600 * 1024;
+const ITEM_OVERHEAD_BYTES = 512;
+
+export const INVOICE_REF = /^([0-9]{9})\/([0-9]{1,9})$/;
+export const SEEN_REF = /^[0-9]{15}-[0-9A-Za-z]{1,32}$/;
+
+/** `<billingNumber>/<invoiceNo>` -> the invoice's store key, or null when the ref is malformed. */
+export function invoiceKeyOfRef(ref: string): string | null {
+  const m = INVOICE_REF.exec(ref);
+  if (!m) return null;
+  const no = Number(m[2]);
+  return no >= 1 ? keys.invoice(m[1]!, no) : null;
+}
+
+export function refOfInvoice(r: InvoiceRecord): string {
+  return `${r.data.practitioner.billingNumber}/${r.data.invoiceNo}`;
+}
+
+/** The ref of a Vitale read (the part of its key after `seen/`). */
+export function seenRef(readAt: number, serial: string): string {
+  return `${pad(readAt, 15)}-${serial.replace(/[^0-9A-Za-z]/g, '').slice(0, 32) || '0'}`;
+}
+
+export interface SeenEntry {
+  readAt: number;
+  vitaleSerial: string;
+  insured: Insured;
+  beneficiaries: Beneficiary[];
+  hostHeldAt?: number;
+}
+
+interface PageArgs {
+  after?: string;
+  max: number;
+}
+
+function pageArgs(args: Obj, ref: RegExp, what: string): PageArgs {
+  const o = obj(args, '', ['after', 'max']);
+  const out: PageArgs = { max: o.max === undefined ? PAGE_DEFAULT : int(o, 'max', '', 1, PAGE_MAX) };
+  if (o.after !== undefined) out.after = str(o, 'after', '', ref, `after (${what})`);
+  return out;
+}
+
+/** Unloadable: secured, signed, not in a lot, not replaced (held or not yet). */
+export function unloadable(r: InvoiceRecord): boolean {
+  return r.state === 'secured' && r.replacedBy === undefined && r.record !== undefined && r.cpsSignature !== undefined;
+}
+
+export function isHeld(r: InvoiceRecord): boolean {
+  return r.state === 'secured' && r.hostHeldAt !== undefined;
+}
+
+function invoiceItem(r: InvoiceRecord): UnloadedInvoice {
+  const d = r.data;
+  const it: UnloadedInvoice = {
+    ref: refOfInvoice(r),
+    billingNumber: d.practitioner.billingNumber,
+    invoiceNo: d.invoiceNo,
+    kind: d.kind,
+    destination: r.destination,
+    careDate: d.careDate,
+    createdAt: d.createdAt,
+    deadline: r.deadline,
+    amo: d.pricing.totals.amo,
+    amc: d.pricing.totals.amc,
+    record: r.record!,
+    cpsSignature: r.cpsSignature!,
+  };
+  if (r.vitaleAuth) it.vitaleAuth = r.vitaleAuth;
+  if (r.vitaleCertDer) it.vitaleCertDer = r.vitaleCertDer;
+  return it;
+}
+
+function itemBytes(r: InvoiceRecord): number {
+  return (r.record?.length ?? 0) + (r.cpsSignature?.length ?? 0) + (r.vitaleAuth?.length ?? 0) + (r.vitaleCertDer?.length ?? 0) + ITEM_OVERHEAD_BYTES;
+}
+
+/**
+ * Generic page walk over store keys after `afterKey`: takes eligible values until `max` or the byte
+ * budget, and tells whether another eligible one follows.
+ */
+async function page<T>(prefix: string, afterKey: string | null, max: number, eligible: (v: T) => boolean, bytes: (v: T) => number): Promise<{ items: Array<{ key: string; value: T }>; more: boolean }> {
+  const items: Array<{ key: string; value: T }> = [];
+  let used = 0;
+  for (const key of await platform.store.list({ prefix })) {
+    if (afterKey !== null && key <= afterKey) continue;
+    const value = await getAs<T>(key);
+    if (value === undefined || !eligible(value)) continue;
+    const b = bytes(value);
+    if (items.length >= max || (items.length > 0 && used + b > PAGE_MAX_BYTES)) return { items, more: true };
+    items.push({ key, value });
+    used += b;
+  }
+  return { items, more: false };
+}
+
+export async function unloadInvoices(args: Obj): Promise<InvoiceUnloadResult> {
+  const a = pageArgs(args, INVOICE_REF, 'référence <facturation>/<n° de facture>');
+  const afterKey = a.after === undefined ? null : invoiceKeyOfRef(a.after);
+  if (a.after !== undefined && afterKey === null) bad('after', 'after : référence de facture invalide');
+  const { items, more } = await page<InvoiceRecord>(keys.invoices(), afterKey, a.max, unloadable, itemBytes);
+  const now = await platform.clock.now();
+  const ops: StoreOp[] = [];
+  for (const it of items) {
+    if (it.value.hostHeldAt !== undefined) continue;
+    const held: InvoiceRecord = { ...it.value, hostHeldAt: now, history: [...it.value.history, { state: 'secured', at: now, note: 'déchargée vers l’ordinateur du cabinet' }] };
+    ops.push(put(it.key, held));
+  }
+  // Marked before the answer leaves: from now on these never go in a device lot.
+  if (ops.length > 0) await platform.store.transaction(ops);
+  const held = (await listAs<InvoiceRecord>(keys.invoices())).filter((x) => isHeld(x.value)).length;
+  const list = items.map((x) => invoiceItem(x.value));
+  return { items: list, next: more && list.length > 0 ? list[list.length - 1]!.ref : null, held };
+}
+
+function seenBytes(e: SeenEntry): number {
+  return JSON.stringify(e).length + ITEM_OVERHEAD_BYTES;
+}
+
+export async function unloadBeneficiaries(args: Obj): Promise<BeneficiaryUnloadResult> {
+  const a = pageArgs(args, SEEN_REF, 'référence de lecture Vitale');
+  const afterKey = a.after === undefined ? null : keys.seen(a.after);
+  const { items, more } = await page<SeenEntry>(keys.seens(), afterKey, a.max, () => true, seenBytes);
+  const now = await platform.clock.now();
+  const ops: StoreOp[] = [];
+  for (const it of items) if (it.value.hostHeldAt === undefined) ops.push(put(it.key, { ...it.value, hostHeldAt: now }));
+  if (ops.length > 0) await platform.store.transaction(ops);
+  const held = (await listAs<SeenEntry>(keys.seens())).filter((x) => x.value.hostHeldAt !== undefined).length;
+  const list: UnloadedBeneficiaries[] = items.map((x) => ({
+    ref: x.key.slice(keys.seens().length),
+    readAt: x.value.readAt,
+    vitaleSerial: x.value.vitaleSerial,
+    insured: toStored(x.value.insured) as { [k: string]: HostLinkValue },
+    beneficiaries: x.value.beneficiaries.map((b) => toStored(b) as { [k: string]: HostLinkValue }),
+  }));
+  return { items: list, next: more && list.length > 0 ? list[list.length - 1]!.ref : null, held };
+}
