@@ -12,6 +12,7 @@ import { registerSecurityCommands } from './commands/security.js';
 import { registerStatusCommand } from './commands/status.js';
 import { registerAmoCommands } from './commands/amo.js';
 import { registerDemoCommand } from './commands/demo.js';
+import { registerTlaCommands } from './commands/tla.js';
 
 const program = new Command();
 program
@@ -35,6 +36,7 @@ registerAmoCommands(program);
 registerSecurityCommands(program);
 registerStatusCommand(program, { dataDir });
 registerDemoCommand(program, { dataDirOption });
+registerTlaCommands(program);
 
 try {
   await program.parseAsync(process.argv);
