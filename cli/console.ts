@@ -8,6 +8,22 @@ import type { Kernel } from '../platform/kernel/kernel.js';
 import type { TerminalView } from '../platform/kernel/terminal.js';
 import { cardProfiles, loadCard } from '../emulator/cards/profiles.js';
 import { parseKeys } from './eval-harness.js';
+import { shortFingerprint } from '../platform/kernel/hostlink/proof.js';
+
+const NO_LINK = 'lien avec l’ordinateur du cabinet désactivé (di start sans --no-tla pour l’activer)';
+
+/**
+ * The paired computer a fingerprint names: the whole of it, or a unique beginning of at least 8 hex
+ * digits (spaces ignored, so the short form the screen shows works). Returns an error text otherwise.
+ */
+export function findPaired(paired: Array<{ fingerprint: string; name: string }>, given: string): { fingerprint: string; name: string } | string {
+  const want = given.replace(/\s+/g, '').toLowerCase();
+  if (!/^[0-9a-f]{8,64}$/.test(want)) return 'empreinte invalide : 8 à 64 chiffres hexadécimaux (voir « paired »)';
+  const hits = paired.filter((p) => p.fingerprint.startsWith(want));
+  if (hits.length === 0) return `aucun ordinateur associé avec l’empreinte ${given} (voir « paired »)`;
+  if (hits.length > 1) return `plusieurs ordinateurs commencent par ${given} : donnez plus de chiffres`;
+  return hits[0]!;
+}
 
 const HELP = `commandes :
   insert <lecteur> <profil>   insérer une carte (profils : ${cardProfiles().map((p) => p.name).join(', ')})
@@ -16,6 +32,11 @@ const HELP = `commandes :
   answer <n>                  choisir la réponse n (1, 2, …) à la question affichée
   status                      domaines, hôtes, cartes
   action <domaine> <nom> [json]  lancer une action de l’applet (ex. action sesam-vitale status {})
+  pair                        associer un ordinateur : le code s’affiche sur l’écran du terminal
+  pair cancel                 annuler l’association en cours
+  paired                      ordinateurs associés
+  unpair <empreinte>          oublier un ordinateur (empreinte complète ou ses premiers chiffres, ex. AB12CD34)
+  network on|off              brancher ou couper le câble réseau du terminal
   quit                        arrêter le terminal`;
 
 export function renderView(v: TerminalView): string {
@@ -75,6 +96,51 @@ export function runConsole(kernel: Kernel, input: NodeJS.ReadableStream, output:
             const st = kernel.status();
             for (const d of st.domains) say(`  ${d.domain.padEnd(14)} ${d.state.padEnd(10)} redémarrages ${d.restarts}  pid ${d.pid ?? '-'}`);
             for (const d of st.domains) for (const c of kernel.broker.cardsFor(d.domain)) say(`  lecteur ${c.slot}: ${c.cardClass} -> ${d.domain}`);
+            say(`  réseau : ${kernel.network.online ? 'connecté' : 'coupé'}`);
+            const hl = kernel.hostLink;
+            if (!hl) say(`  ${NO_LINK}`);
+            else {
+              const a = hl.address();
+              say(`  lien ordinateur : ${a.host}:${a.port}, terminal ${hl.deviceId} (${shortFingerprint(hl.fingerprint)}), ${hl.paired().length} ordinateur(s) associé(s)`);
+            }
+            return;
+          }
+          case 'pair': {
+            const hl = kernel.hostLink;
+            if (!hl) return say(`erreur : ${NO_LINK}`);
+            if (args[0] === 'cancel') {
+              hl.cancelPairing();
+              say('association annulée');
+              return;
+            }
+            if (args.length > 0) return say('usage : pair | pair cancel');
+            // The code is on the device screen (drawn just above by the view event), nowhere else.
+            const { expiresAt } = hl.beginPairing();
+            say(`code d’association affiché sur l’écran du terminal, valable jusqu’à ${new Date(expiresAt).toLocaleTimeString('fr-FR')} : saisissez-le sur l’ordinateur (di tla pair)`);
+            return;
+          }
+          case 'paired': {
+            const hl = kernel.hostLink;
+            if (!hl) return say(`erreur : ${NO_LINK}`);
+            const list = hl.paired();
+            if (list.length === 0) say('aucun ordinateur associé');
+            for (const p of list) say(`  ${shortFingerprint(p.fingerprint)}  ${p.name}  associé le ${new Date(p.pairedAt).toLocaleString('fr-FR')}  (${p.fingerprint})`);
+            return;
+          }
+          case 'unpair': {
+            const hl = kernel.hostLink;
+            if (!hl) return say(`erreur : ${NO_LINK}`);
+            if (args.length === 0) return say('usage : unpair <empreinte> (voir « paired »)');
+            const found = findPaired(hl.paired(), args.join(''));
+            if (typeof found === 'string') return say(`erreur : ${found}`);
+            say(hl.unpair(found.fingerprint) ? `ordinateur « ${found.name} » oublié : il ne peut plus se connecter` : `erreur : ${found.name} n’était plus associé`);
+            return;
+          }
+          case 'network': {
+            const want = args[0] === 'on' ? true : args[0] === 'off' ? false : null;
+            if (want === null || args.length !== 1) return say(`usage : network on|off (actuellement ${kernel.network.online ? 'on' : 'off'})`);
+            kernel.network.setOnline(want);
+            say(want ? 'réseau connecté' : 'réseau coupé : le terminal travaille hors ligne');
             return;
           }
           case 'action': {

@@ -9,6 +9,8 @@ import { startAmo } from '../../emulator/amo/server.js';
 import { emulatorKeyDir } from '../../emulator/cards/profiles.js';
 import { startTerminalServer } from '../../emulator/terminal/server.js';
 import { join } from 'node:path';
+import { HOSTLINK_DEFAULT_PORT } from '../../platform/wire/hostlink.js';
+import { shortFingerprint } from '../../platform/kernel/hostlink/proof.js';
 
 /** `dataDirOption` is the global --data-dir when given: it wins over a config file's dataDir, which wins over the default. */
 export function registerStartCommand(program: Command, ctx: { dataDirOption: () => string | undefined }): void {
@@ -19,9 +21,15 @@ export function registerStartCommand(program: Command, ctx: { dataDirOption: () 
     .option('--once', 'boot, print the status and stop (smoke test)')
     .option('--port <port>', 'port of the web terminal on 127.0.0.1 (0 = any free port)', parsePort, 8080)
     .option('--no-web', 'do not serve the web terminal (console only)')
-    .action(async (o: { config?: string; once?: boolean; port: number; web: boolean }) => {
+    .option('--tla-port <port>', `port of the TLA host link (the practice computer's link) on 127.0.0.1 (default ${HOSTLINK_DEFAULT_PORT}; 0 = any free port)`, parsePort)
+    .option('--no-tla', 'do not serve the TLA host link')
+    .action(async (o: { config?: string; once?: boolean; port: number; web: boolean; tlaPort?: number; tla: boolean }) => {
       const given = ctx.dataDirOption();
-      const config = loadConfig(o.config, given !== undefined ? { dataDir: given } : {});
+      const loaded = loadConfig(o.config, given !== undefined ? { dataDir: given } : {});
+      // The host link is on by default here (off in the kernel's defaults, so tests booting many
+      // kernels bind nothing). --once is a smoke test: an ephemeral port, unless one is asked for.
+      const tlaPort = o.tlaPort ?? (o.once ? 0 : loaded.hostLink.port);
+      const config = { ...loaded, hostLink: { ...loaded.hostLink, enabled: o.tla, port: tlaPort } };
       const kernel = await Kernel.boot({ config });
       // The emulated acquirer runs beside the kernel on loopback, at the endpoint the payment policy
       // names, reached only through the kernel's transport.
@@ -60,6 +68,11 @@ export function registerStartCommand(program: Command, ctx: { dataDirOption: () 
       console.log(`  reader: ${config.reader.driver}, ${config.reader.driver === 'emulated' ? kernel.reader.slotCount : config.reader.pcscReaders.length || 'all'} slots`);
       if (acquirer && endpoint) console.log(`  acquirer emulator on ${endpoint.host}:${acquirer.port}`);
       if (amo) console.log(`  AMO emulator: SMTP 127.0.0.1:${amo.smtpPort}, POP3 127.0.0.1:${amo.pop3Port}`);
+      const link = kernel.hostLink;
+      if (link) {
+        const a = link.address();
+        console.log(`Lien TLA (ordinateur du cabinet) : ${a.host}:${a.port} — terminal ${link.deviceId}, empreinte ${shortFingerprint(link.fingerprint)}, ${link.paired().length} ordinateur(s) associé(s)`);
+      } else console.log(`Lien TLA (ordinateur du cabinet) : ${o.tla ? 'non démarré (voir REFUSED ci-dessus)' : 'désactivé (--no-tla)'}`);
       if (o.once) {
         await kernel.shutdown();
         await acquirer?.close();

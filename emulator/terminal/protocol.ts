@@ -13,6 +13,8 @@ export const MAX_FRAME_BYTES = 256 * 1024;
 
 const ID = /^[A-Za-z0-9_.:-]{1,64}$/;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+/** A paired computer's certificate fingerprint: SHA-256, 64 lower-case hex digits (as kernel.hostLink.paired() gives them). */
+const FINGERPRINT = /^[0-9a-f]{64}$/;
 
 // ---- page -> server ------------------------------------------------------------------------------
 
@@ -21,7 +23,14 @@ export type ClientMessage =
   | { type: 'answer'; choice: number; id?: string }
   | { type: 'insert'; slot: number; profile: string; id?: string }
   | { type: 'remove'; slot: number; id?: string }
-  | { type: 'action'; id: string; domain: string; action: string; payload: Record<string, unknown> };
+  | { type: 'action'; id: string; domain: string; action: string; payload: Record<string, unknown> }
+  /** « Associer un ordinateur »: the kernel draws a one-time code on the device screen (never sent to the page). */
+  | { type: 'pair.begin'; id?: string }
+  | { type: 'pair.cancel'; id?: string }
+  /** « Oublier »: the computer with that certificate fingerprint is no longer paired. */
+  | { type: 'unpair'; fingerprint: string; id?: string }
+  /** The emulated network cable: plugged in (true) or pulled out (false). */
+  | { type: 'network'; online: boolean; id?: string };
 
 export type ParseResult = { ok: true; message: ClientMessage } | { ok: false; code: string; message: string; id?: string };
 
@@ -31,6 +40,10 @@ const FIELDS: Record<ClientMessage['type'], { required: string[]; optional: stri
   insert: { required: ['slot', 'profile'], optional: ['id'] },
   remove: { required: ['slot'], optional: ['id'] },
   action: { required: ['id', 'domain', 'action'], optional: ['payload'] },
+  'pair.begin': { required: [], optional: ['id'] },
+  'pair.cancel': { required: [], optional: ['id'] },
+  unpair: { required: ['fingerprint'], optional: ['id'] },
+  network: { required: ['online'], optional: ['id'] },
 };
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -97,6 +110,15 @@ export function parseClientMessage(raw: string, byteLength: number): ParseResult
       if (tooDeep(payload, 0)) return fail('E_FIELD', 'Paramètres trop imbriqués', id);
       return { ok: true, message: { type, id, domain: v.domain, action: v.action, payload } };
     }
+    case 'pair.begin':
+    case 'pair.cancel':
+      return { ok: true, message: withId({ type }) };
+    case 'unpair':
+      if (typeof v.fingerprint !== 'string' || !FINGERPRINT.test(v.fingerprint)) return fail('E_FIELD', 'Empreinte invalide : 64 chiffres hexadécimaux en minuscules attendus (celle de la liste des ordinateurs associés)', id);
+      return { ok: true, message: withId({ type, fingerprint: v.fingerprint }) };
+    case 'network':
+      if (typeof v.online !== 'boolean') return fail('E_FIELD', 'État du réseau invalide : « online » doit valoir true (connecté) ou false (coupé)', id);
+      return { ok: true, message: withId({ type, online: v.online }) };
   }
 }
 
@@ -137,6 +159,33 @@ export interface ProfileInfo {
   describe: string;
 }
 
+export interface PairedHostInfo {
+  fingerprint: string;
+  /** "AB12 CD34 EF56 7890", as the device screen shows it. */
+  short: string;
+  name: string;
+  pairedAt: number;
+}
+
+/**
+ * The device's link to the outside: its network cable and its TLA host link. Never the pairing code:
+ * that shows on the device screen only (the `view`), as on the real device.
+ */
+export interface DeviceMessage {
+  type: 'device';
+  online: boolean;
+  /** null: the host link is off (config.hostLink.enabled false, `di start --no-tla`). */
+  hostLink: {
+    address: { host: string; port: number };
+    deviceId: string;
+    /** Short form of the device's certificate fingerprint. */
+    fingerprint: string;
+    paired: PairedHostInfo[];
+    /** A pairing code is on the device screen until then (ms since the epoch), or null. */
+    pairingUntil: number | null;
+  } | null;
+}
+
 export type ServerMessage =
   | { type: 'hello'; protocol: number; slotCount: number; profiles: ProfileInfo[]; domains: Array<{ domain: string; actions: string[] }>; amo: boolean; day: boolean }
   | ViewMessage
@@ -151,6 +200,7 @@ export type ServerMessage =
       /** The last action's outcome, for every page (a page reloaded mid-action learns it here). */
       lastOutcome: { domain: string; action: string; ok: boolean; message?: string; at: string } | null;
     }
+  | DeviceMessage
   | { type: 'result'; id: string; ok: boolean; result?: unknown; error?: { code: string; message: string } }
   | { type: 'error'; code: string; message: string; id?: string };
 

@@ -11,6 +11,10 @@
  * collector (terminal.press) and are kept nowhere here; what goes back to pages is the kernel's
  * TerminalView, which carries only their count. Actions go through kernel.action, which enforces
  * each policy's ui.actions.
+ *
+ * The device menu (« Associer un ordinateur », « Ordinateurs associés », the network cable) calls the
+ * kernel's host link and network services. The pairing code is drawn by the kernel on the device
+ * screen and reaches pages only as part of that screen (`view`): no other message carries it.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -24,6 +28,7 @@ import type { AuditEntry } from '../../platform/kernel/audit.js';
 import { repoRoot } from '../../platform/kernel/paths.js';
 import type { Amo } from '../amo/server.js';
 import { cardProfiles, loadCard } from '../cards/profiles.js';
+import { shortFingerprint } from '../../platform/kernel/hostlink/proof.js';
 import {
   MAX_FRAME_BYTES,
   PROTOCOL_VERSION,
@@ -31,6 +36,7 @@ import {
   toJson,
   type AuditLine,
   type ClientMessage,
+  type DeviceMessage,
   type ProfileInfo,
   type ServerMessage,
   type SlotInfo,
@@ -202,6 +208,18 @@ export async function startTerminalServer(opts: TerminalServerOptions): Promise<
   // The outcome of the last action goes to every page, so one reloaded mid-action still learns it.
   let lastOutcome: { domain: string; action: string; ok: boolean; message?: string; at: string } | null = null;
   const session = (): ServerMessage => ({ type: 'session', lastInvoice, inflight: [...inflight.values()], lastOutcome });
+  /** The network cable and the host link: built field by field (the pairing code is not among them). */
+  const deviceMessage = (): DeviceMessage => {
+    const hl = kernel.hostLink;
+    if (!hl) return { type: 'device', online: kernel.network.online, hostLink: null };
+    const paired = hl.paired().map((p) => ({ fingerprint: p.fingerprint, short: shortFingerprint(p.fingerprint), name: p.name, pairedAt: p.pairedAt }));
+    const { host, port: linkPort } = hl.address();
+    return {
+      type: 'device',
+      online: kernel.network.online,
+      hostLink: { address: { host, port: linkPort }, deviceId: hl.deviceId, fingerprint: shortFingerprint(hl.fingerprint), paired, pairingUntil: hl.pairingUntil() },
+    };
+  };
 
   // ---- live sources ------------------------------------------------------------------------------
 
@@ -230,6 +248,8 @@ export async function startTerminalServer(opts: TerminalServerOptions): Promise<
       else slotCards.set(slot, { profile: c.profile });
       broadcast(slots());
     }
+    // Pairing, unpairing, the network cable (from here, the console or the host link itself).
+    if (/^(hostlink|network|tla)\./.test(e.event)) broadcast(deviceMessage());
     // Any health action but our own status call may change the day view.
     if (e.event === 'ui.action' && e.domain === HEALTH && e.fields.action !== 'status') dayDirty = true;
     // Coalesced: a burst of entries is one message.
@@ -259,6 +279,7 @@ export async function startTerminalServer(opts: TerminalServerOptions): Promise<
   const poll = setInterval(() => {
     if (clients.size === 0) return;
     broadcast(amoMessage());
+    broadcast(deviceMessage());
     if (dayDirty) void refreshDay();
   }, pollMs);
   poll.unref();
@@ -273,8 +294,53 @@ export async function startTerminalServer(opts: TerminalServerOptions): Promise<
     send(ws, ok ? { type: 'result', id, ok, result } : { type: 'result', id, ok, error: error ?? { code: 'E_INTERNAL', message: 'erreur' } });
   };
 
+  const NO_LINK = { code: 'E_NO_HOSTLINK', message: 'Lien avec l’ordinateur du cabinet désactivé : relancez di start sans --no-tla' };
+
+  /** A device-menu request: one of each kind at a time (a double click, a second tab), like actions. */
+  const deviceRequest = async (ws: WebSocket, id: string | undefined, key: string, what: string, run: () => unknown): Promise<void> => {
+    if (inflight.has(key)) return reply(ws, id, false, null, { code: 'E_BUSY', message: `« ${what} » est déjà en cours : attendez sa fin` });
+    inflight.set(key, { domain: 'kernel', action: what });
+    broadcast(session());
+    try {
+      reply(ws, id, true, await run());
+    } catch (e) {
+      reply(ws, id, false, null, errorText(e));
+    } finally {
+      inflight.delete(key);
+      broadcast(session());
+      broadcast(deviceMessage());
+    }
+  };
+
   const handle = async (ws: WebSocket, m: ClientMessage): Promise<void> => {
     switch (m.type) {
+      case 'pair.begin':
+        return deviceRequest(ws, m.id, 'kernel\u0000pair', 'pair.begin', async () => {
+          const hl = kernel.hostLink;
+          if (!hl) throw Object.assign(new Error(NO_LINK.message), { code: NO_LINK.code });
+          const { expiresAt } = hl.beginPairing();
+          // The code itself stays on the device screen: the page learns only until when it is valid.
+          return { expiresAt };
+        });
+      case 'pair.cancel':
+        return deviceRequest(ws, m.id, 'kernel\u0000pair', 'pair.cancel', () => {
+          const hl = kernel.hostLink;
+          if (!hl) throw Object.assign(new Error(NO_LINK.message), { code: NO_LINK.code });
+          hl.cancelPairing();
+          return { cancelled: true };
+        });
+      case 'unpair':
+        return deviceRequest(ws, m.id, `kernel\u0000unpair\u0000${m.fingerprint}`, 'unpair', () => {
+          const hl = kernel.hostLink;
+          if (!hl) throw Object.assign(new Error(NO_LINK.message), { code: NO_LINK.code });
+          if (!hl.unpair(m.fingerprint)) throw Object.assign(new Error(`Aucun ordinateur associé avec l’empreinte ${shortFingerprint(m.fingerprint)}`), { code: 'E_NOT_PAIRED' });
+          return { fingerprint: m.fingerprint };
+        });
+      case 'network':
+        return deviceRequest(ws, m.id, 'kernel\u0000network', 'network', () => {
+          kernel.network.setOnline(m.online);
+          return { online: kernel.network.online };
+        });
       case 'key': {
         const accepted = kernel.terminal.press(m.key);
         reply(ws, m.id, true, { accepted });
@@ -410,7 +476,7 @@ export async function startTerminalServer(opts: TerminalServerOptions): Promise<
       if (!sameToken(given, token)) return refuse(res, 401, 'Jeton d’accès manquant ou invalide : ouvrez l’adresse complète affichée par di start (…/?t=…).');
       if (path === '/api/state') {
         res.writeHead(200, headers('application/json; charset=utf-8'));
-        res.end(JSON.stringify({ hello: hello(), view: view(), slots: slots(), audit: { type: 'audit', entries: audit }, amo: amoMessage(), day: dayMessage(), session: session() }));
+        res.end(JSON.stringify({ hello: hello(), view: view(), slots: slots(), audit: { type: 'audit', entries: audit }, amo: amoMessage(), day: dayMessage(), session: session(), device: deviceMessage() }));
         return;
       }
       res.writeHead(200, headers('text/html; charset=utf-8'));
@@ -444,6 +510,7 @@ export async function startTerminalServer(opts: TerminalServerOptions): Promise<
       send(ws, amoMessage());
       send(ws, dayMessage());
       send(ws, session());
+      send(ws, deviceMessage());
       if (dayDirty || day.at === null) void refreshDay();
     });
   });

@@ -191,6 +191,14 @@ describe.runIf(runnable)('the web terminal in a browser, as a practitioner uses 
     await tid('profile-cps-medecin-generaliste').waitFor();
     await showing('screen-lines', 'Insérez la carte CPS');
     await showing('screen-title', 'SESAM-Vitale');
+    // The device menu: no host link under the kernel's defaults; the network cable unplugged and back.
+    await showing('link-state', 'désactivé');
+    await tid('net-toggle').click();
+    await attr('net-toggle', 'data-online', 'false');
+    expect(b.dk.kernel.network.online).toBe(false);
+    await tid('net-toggle').click();
+    await attr('net-toggle', 'data-online', 'true');
+    expect(b.dk.kernel.network.online).toBe(true);
   });
 
   it('CPS: dragged onto slot 0, the situation answered; a wrong PIN shows the tries left; the right PIN, as dots only, makes it ready', async () => {

@@ -160,7 +160,9 @@ describe('web terminal server (websocket client, no browser)', () => {
     expect(hello.slotCount).toBe(3);
     expect(hello.profiles.map((p: Msg) => p.name)).toEqual(expect.arrayContaining(['cps-medecin-generaliste', 'vitale-assure-seul', 'emv-online']));
     expect(hello.domains.find((d: Msg) => d.domain === 'sesam-vitale').actions).toContain('fse.create');
-    for (const t of ['view', 'slots', 'audit', 'amo', 'day', 'session']) await page.waitFor((m) => m.type === t, t);
+    for (const t of ['view', 'slots', 'audit', 'amo', 'day', 'session', 'device']) await page.waitFor((m) => m.type === t, t);
+    // The kernel's defaults: cable plugged in, no host link (di start turns it on).
+    expect(lastOf(page, 'device')).toEqual({ type: 'device', online: true, hostLink: null });
     expect(lastOf(page, 'slots')!.slots).toEqual([
       { slot: 0, present: false, profile: null },
       { slot: 1, present: false, profile: null },
@@ -287,9 +289,26 @@ describe('web terminal server (websocket client, no browser)', () => {
     expect(await page.ask({ type: 'action', domain: 'sesam-vitale', action: 'session.state', payload: {} })).toMatchObject({ ok: true, result: { ok: true } });
   });
 
+  it('the device menu without a host link: pairing refused with the reason, the network cable still toggles', async () => {
+    for (const type of ['pair.begin', 'pair.cancel']) {
+      const r = await page.ask({ type });
+      expect(r).toMatchObject({ type: 'result', ok: false, error: { code: 'E_NO_HOSTLINK', message: expect.stringContaining('--no-tla') } });
+    }
+    expect(await page.ask({ type: 'unpair', fingerprint: 'cd'.repeat(32) })).toMatchObject({ ok: false, error: { code: 'E_NO_HOSTLINK' } });
+    // No pairing code was drawn (the screen itself may change meanwhile: the day view's status call).
+    expect(b.dk.kernel.terminal.current().screen.title).not.toBe('Association d’un ordinateur');
+    const from = page.mark();
+    expect(await page.ask({ type: 'network', online: false })).toMatchObject({ ok: true, result: { online: false } });
+    expect(b.dk.kernel.network.online).toBe(false);
+    await page.waitFor((m) => m.type === 'device' && m.online === false, 'cable unplugged', from);
+    expect(await page.ask({ type: 'network', online: true })).toMatchObject({ ok: true, result: { online: true } });
+    expect(b.dk.kernel.network.online).toBe(true);
+    await page.waitFor((m) => m.type === 'device' && m.online === true, 'cable back', from);
+  });
+
   it('a reload (a new connection) gets the current state; removing a card shows on every page', async () => {
     const reload = await connect(server.url);
-    for (const t of ['hello', 'view', 'slots', 'audit', 'amo', 'day', 'session']) await reload.waitFor((m) => m.type === t, t);
+    for (const t of ['hello', 'view', 'slots', 'audit', 'amo', 'day', 'session', 'device']) await reload.waitFor((m) => m.type === t, t);
     const view = lastOf(reload, 'view')!;
     const cur = b.dk.kernel.terminal.current();
     expect(view.screen.lines).toEqual(cur.screen.lines);

@@ -55,7 +55,7 @@
   let retryMs = 500;
   let stopped = false;
   const pending = new Map(); // id -> { action, resolve }
-  const state = { hello: null, view: null, slots: [], session: { lastInvoice: null, inflight: [] }, day: null, amo: null };
+  const state = { hello: null, view: null, slots: [], session: { lastInvoice: null, inflight: [] }, day: null, amo: null, device: null };
 
   function setConn(text, ok) {
     const c = $('conn');
@@ -160,6 +160,10 @@
         state.day = m;
         renderDay();
         return;
+      case 'device':
+        state.device = m;
+        renderDevice();
+        return;
       case 'session':
         state.session = m;
         renderLastInvoice();
@@ -263,6 +267,75 @@
     ev.preventDefault();
     press(key);
   });
+
+  // ---- device menu: network cable, host link, pairing ---------------------------------------------
+
+  function renderDevice() {
+    const d = state.device;
+    const net = $('net-toggle');
+    const online = !d || d.online;
+    net.textContent = `Réseau : ${online ? 'connecté' : 'coupé'}`;
+    net.classList.toggle('off', !online);
+    net.dataset.online = online ? 'true' : 'false';
+    net.setAttribute('aria-pressed', online ? 'true' : 'false');
+    net.title = online ? 'Cliquez pour débrancher le câble réseau' : 'Cliquez pour rebrancher le câble réseau';
+    const link = $('link-state');
+    const hl = d ? d.hostLink : null;
+    const list = $('paired-list');
+    const pairingBox = $('pairing-state');
+    $('btn-pair').disabled = !hl;
+    if (!hl) {
+      link.textContent = d ? 'Lien avec l’ordinateur du cabinet : désactivé (di start --no-tla)' : 'Lien avec l’ordinateur du cabinet : …';
+      link.dataset.paired = '0';
+      list.replaceChildren();
+      pairingBox.hidden = true;
+      $('btn-pair-cancel').hidden = true;
+      return;
+    }
+    link.textContent = `Lien avec l’ordinateur du cabinet : ${hl.address.host}:${hl.address.port} — terminal ${hl.deviceId} (empreinte ${hl.fingerprint}) — ${hl.paired.length} ordinateur(s) associé(s)`;
+    link.dataset.paired = String(hl.paired.length);
+    link.dataset.address = `${hl.address.host}:${hl.address.port}`;
+    // The code is on the device screen only: here, just until when it is valid.
+    const pairingOn = typeof hl.pairingUntil === 'number';
+    pairingBox.hidden = !pairingOn;
+    pairingBox.textContent = pairingOn ? `Code d’association affiché sur l’écran du terminal, valable jusqu’à ${frTime(hl.pairingUntil)}. Saisissez-le sur l’ordinateur (di tla pair).` : '';
+    $('btn-pair-cancel').hidden = !pairingOn;
+    if (hl.paired.length === 0) {
+      list.replaceChildren(el('li', { class: 'muted' }, 'Aucun ordinateur associé.'));
+      return;
+    }
+    list.replaceChildren(
+      ...hl.paired.map((p, i) =>
+        el(
+          'li',
+          { 'data-testid': `paired-${i}`, 'data-fingerprint': p.fingerprint },
+          el('b', {}, p.name),
+          ' ',
+          el('span', { class: 'fp' }, p.short),
+          ` — associé le ${new Date(p.pairedAt).toLocaleString('fr-FR')} `,
+          el('button', { type: 'button', class: 'small', 'data-testid': `unpair-${i}`, onclick: () => unpair(p) }, 'Oublier'),
+        ),
+      ),
+    );
+  }
+
+  async function deviceRequest(m, okText) {
+    const r = await request(m);
+    if (r && r.ok === false) toast(r.error ? r.error.message : 'Refusé', 'error');
+    else if (r && r.ok && okText) toast(okText(r.result || {}), 'ok');
+    return r;
+  }
+
+  function unpair(p) {
+    return deviceRequest({ type: 'unpair', fingerprint: p.fingerprint }, () => `Ordinateur « ${p.name} » oublié : il ne peut plus se connecter au terminal`);
+  }
+
+  $('net-toggle').addEventListener('click', () => {
+    const online = !(state.device && state.device.online === false);
+    deviceRequest({ type: 'network', online: !online }, (x) => (x.online ? 'Réseau rebranché' : 'Réseau coupé : le terminal travaille hors ligne'));
+  });
+  $('btn-pair').addEventListener('click', () => deviceRequest({ type: 'pair.begin' }, () => 'Code d’association affiché sur l’écran du terminal'));
+  $('btn-pair-cancel').addEventListener('click', () => deviceRequest({ type: 'pair.cancel' }, () => 'Association annulée'));
 
   // ---- slots and card profiles -------------------------------------------------------------------
 
