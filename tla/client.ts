@@ -29,6 +29,7 @@ import {
   type UnloadedInvoice,
 } from '../platform/wire/hostlink.js';
 import { certFingerprint, computePairProofs, normalizePairCode, proofsEqual, shortFingerprint } from '../platform/kernel/hostlink/proof.js';
+import { deviceIdOf } from '../platform/kernel/hostlink/identity.js';
 import { DEFAULT_TLA_DIR, loadOrCreateIdentity, type HostIdentity } from './identity.js';
 import { TlaStore } from './store.js';
 
@@ -461,6 +462,12 @@ export class TlaClient {
     const r = await this.request('pair', { hostName: name, hostProof: proofs.hostProof });
     const deviceId = str(r, 'deviceId', 'pair', 40);
     const deviceProof = bin(r, 'deviceProof', 'pair') as Uint8Array;
+    // The id is what the practitioner reads (on the screen, in di tla list): it must be the one the
+    // certificate just proven gives, not a name the device picks.
+    if (deviceId !== deviceIdOf(this.deviceFingerprint)) {
+      this.#fail(bad(`pair.deviceId ${JSON.stringify(deviceId)} ne correspond pas au certificat de l'appareil`));
+      throw bad(`pair.deviceId ${JSON.stringify(deviceId)} ne correspond pas au certificat de l'appareil (${deviceIdOf(this.deviceFingerprint)}) ; rien n'est enregistré`);
+    }
     if (!proofsEqual(deviceProof, proofs.deviceProof)) {
       this.#fail(new TlaError('E_PROOF', 'preuve de l’appareil fausse'));
       throw new TlaError(
@@ -479,8 +486,10 @@ export class TlaClient {
     if (protocol !== HOSTLINK_PROTOCOL) throw bad(`protocole ${JSON.stringify(protocol)} (attendu ${HOSTLINK_PROTOCOL})`);
     const domain = r.domain;
     if (domain !== null && typeof domain !== 'string') throw bad('identify.domain');
+    const deviceId = str(r, 'deviceId', 'identify');
+    if (deviceId !== deviceIdOf(this.deviceFingerprint)) throw bad(`identify.deviceId ${JSON.stringify(deviceId.slice(0, 40))} ne correspond pas au certificat de l'appareil`);
     return {
-      deviceId: str(r, 'deviceId', 'identify'),
+      deviceId,
       model: str(r, 'model', 'identify'),
       software: str(r, 'software', 'identify'),
       protocol: HOSTLINK_PROTOCOL,

@@ -4,11 +4,12 @@
  * key is what the device pins after pairing, so whoever reads it can speak to the device as this
  * computer. Its certificate's SHA-256 (hex, lower case) is the identity the device knows.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { X509Certificate } from 'node:crypto';
-import { createSelfSignedIdentity } from '../platform/kernel/hostlink/identity.js';
+import { randomBytes, X509Certificate } from 'node:crypto';
+import { createSelfSignedIdentity, writeFileAtomic } from '../platform/kernel/hostlink/identity.js';
+import { fromPem, toPem } from '../platform/kernel/packages/keys.js';
 import { certFingerprint } from '../platform/kernel/hostlink/proof.js';
 
 export { shortFingerprint } from '../platform/kernel/hostlink/proof.js';
@@ -48,32 +49,73 @@ function commonName(): string {
   return `di-tla ${h}`;
 }
 
-/** The computer's identity in `dir`, made on first use. */
+/**
+ * Writes `data` to `path` only if `path` does not exist, all or nothing: a temporary file, fsynced,
+ * then hard-linked to `path` (link fails if `path` exists, and never shows a partial file).
+ * Returns false when `path` was already there.
+ */
+function createFileOnce(path: string, data: string, mode: number): boolean {
+  const tmp = `${path}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+  const fd = openSync(tmp, 'wx', mode);
+  try {
+    writeSync(fd, data);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    linkSync(tmp, path);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    return false;
+  } finally {
+    unlinkSync(tmp);
+  }
+}
+
+/**
+ * The computer's identity in `dir`, made on first use.
+ *
+ * The key file holds the key AND its certificate, written in one step: a crash (or a second
+ * process starting at the same time) can never leave a key without its certificate, or a
+ * certificate of another key. The certificate file is a copy for the practitioner, rewritten from
+ * the key file when it is missing.
+ */
 export async function loadOrCreateIdentity(dir: string = DEFAULT_TLA_DIR): Promise<HostIdentity> {
   const d = ensureTlaDir(dir);
   const keyPath = join(d, KEY_FILE);
   const certPath = join(d, CERT_FILE);
-  if (!existsSync(keyPath) || !existsSync(certPath)) {
-    const made = await createSelfSignedIdentity(commonName());
-    try {
-      // 'wx': two processes starting at once keep the first one's identity, never a mix.
-      writeFileSync(keyPath, made.keyPem, { mode: 0o600, flag: 'wx' });
-      writeFileSync(certPath, made.certPem, { mode: 0o644, flag: 'wx' });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  for (let attempt = 0; ; attempt++) {
+    if (!existsSync(keyPath)) {
+      const made = await createSelfSignedIdentity(commonName());
+      createFileOnce(keyPath, made.keyPem + made.certPem, 0o600);
     }
+    if (process.platform !== 'win32') {
+      const mode = statSync(keyPath).mode & 0o777;
+      if ((mode & 0o077) !== 0) chmodSync(keyPath, 0o600);
+    }
+    const blocks = fromPem(readFileSync(keyPath, 'utf8'));
+    const key = blocks.find((b) => b.label === 'PRIVATE KEY');
+    let cert = blocks.find((b) => b.label === 'CERTIFICATE');
+    // A key file from an earlier version holds the key only; its certificate is the cert file.
+    if (key && !cert && existsSync(certPath)) cert = fromPem(readFileSync(certPath, 'utf8')).find((b) => b.label === 'CERTIFICATE');
+    if (key && !cert && attempt === 0) {
+      // A key alone: an earlier version crashed between the key and the certificate. Never usable
+      // (a TLS client needs both), so never paired: made again.
+      unlinkSync(keyPath);
+      continue;
+    }
+    if (!key || !cert) throw new Error(`${keyPath} is not a key and certificate: remove ${KEY_FILE} and ${CERT_FILE} to make a new identity, then pair again`);
+    const keyPem = toPem('PRIVATE KEY', key.der);
+    const certPem = toPem('CERTIFICATE', cert.der);
+    let certDer: Uint8Array;
+    try {
+      certDer = pemToDer(certPem);
+    } catch (err) {
+      throw new Error(`${keyPath}: its certificate is unreadable (${(err as Error).message}): remove ${KEY_FILE} and ${CERT_FILE} to make a new identity, then pair again`);
+    }
+    if (!existsSync(certPath) || readFileSync(certPath, 'utf8') !== certPem) writeFileAtomic(certPath, certPem, 0o644);
+    return { dir: d, keyPem, certPem, certDer, fingerprint: certFingerprint(certDer) };
   }
-  if (process.platform !== 'win32') {
-    const mode = statSync(keyPath).mode & 0o777;
-    if ((mode & 0o077) !== 0) chmodSync(keyPath, 0o600);
-  }
-  const keyPem = readFileSync(keyPath, 'utf8');
-  const certPem = readFileSync(certPath, 'utf8');
-  let certDer: Uint8Array;
-  try {
-    certDer = pemToDer(certPem);
-  } catch (err) {
-    throw new Error(`${certPath} is not a certificate (${(err as Error).message}): remove ${KEY_FILE} and ${CERT_FILE} to make a new identity, then pair again`);
-  }
-  return { dir: d, keyPem, certPem, certDer, fingerprint: certFingerprint(certDer) };
 }

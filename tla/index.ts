@@ -15,3 +15,5 @@ export { transmitStored, buildLots, buildFiles, fileMessage, DEFAULT_AMO, type T
 export { openCps, CPS_PIN_ENV, type CpsSigner } from './cps-signer.js';
 export { sampleDay } from './sample-day.js';
 export { HOSTLINK_DEFAULT_PORT, type DayDataArgs, type DayDataResult, type IdentifyResult, type DateResult } from '../platform/wire/hostlink.js';
+export { fetchReturns, Pop3Mailbox, DEFAULT_POP3, DEFAULT_POP3_PASSWORD, POP3_PASSWORD_ENV, type FetchReturnsOptions, type FetchReturnsReport, type Pop3Account, type ReturnReject } from './returns.js';
+export type { StoredReturn, LotArl, InvoiceReturn, InvoiceReturnState } from './store.js';

@@ -346,6 +346,10 @@ export class TlaStore {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     const existing = this.db.prepare('SELECT record_sha256, cps_signature FROM invoices WHERE billing = ? AND invoice_no = ?');
+    // The device hands it out again, so it holds it for this computer again: an erase it refused
+    // before (released with tla.release between unload and erase) is to be asked again, of this
+    // device, or the invoice would stay held on the device, sent by nobody.
+    const reheld = this.db.prepare('UPDATE invoices SET erase_refused = NULL, device = ? WHERE billing = ? AND invoice_no = ? AND erased_at IS NULL');
     return this.tx(() => {
       const out: PageOutcome = { added: 0, already: 0, conflicts: [] };
       for (const i of items) {
@@ -374,8 +378,10 @@ export class TlaStore {
           continue;
         }
         const e = existing.get(i.billingNumber, i.invoiceNo) as { record_sha256: string; cps_signature: Buffer } | undefined;
-        if (e && e.record_sha256 === h && Buffer.from(i.cpsSignature).equals(e.cps_signature)) out.already++;
-        else out.conflicts.push(i.ref);
+        if (e && e.record_sha256 === h && Buffer.from(i.cpsSignature).equals(e.cps_signature)) {
+          reheld.run(device, i.billingNumber, i.invoiceNo);
+          out.already++;
+        } else out.conflicts.push(i.ref);
       }
       return out;
     });
@@ -383,13 +389,18 @@ export class TlaStore {
 
   storeBeneficiaryPage(device: string, items: UnloadedBeneficiaries[], at: number): PageOutcome {
     const insert = this.db.prepare('INSERT OR IGNORE INTO beneficiaries (device, ref, read_at, vitale_serial, body, unloaded_at) VALUES (?, ?, ?, ?, ?, ?)');
+    // As for invoices: handed out again means held again, so a refused erase is asked again.
+    const reheld = this.db.prepare('UPDATE beneficiaries SET erase_refused = NULL WHERE device = ? AND ref = ? AND erased_at IS NULL');
     return this.tx(() => {
       const out: PageOutcome = { added: 0, already: 0, conflicts: [] };
       for (const b of items) {
         const body = packr.pack({ insured: b.insured, beneficiaries: b.beneficiaries });
         const r = insert.run(device, b.ref, b.readAt, b.vitaleSerial, body, at);
         if (r.changes > 0) out.added++;
-        else out.already++;
+        else {
+          reheld.run(device, b.ref);
+          out.already++;
+        }
       }
       return out;
     });
@@ -437,15 +448,19 @@ export class TlaStore {
 
   // ---- lots and files ------------------------------------------------------------------------------
 
-  /** Invoices not yet in a lot (of every billing number), in key order. */
+  /**
+   * Invoices to put in lots (of every billing number), in key order: not yet in a lot, and erased
+   * on the device. Until the device confirms the erase it still owns them (tla.release gives them
+   * back to its own transmission): sending them from here too could send them twice.
+   */
   invoicesWithoutLot(): StoredInvoice[] {
-    return (this.db.prepare('SELECT * FROM invoices WHERE lot_no IS NULL ORDER BY billing, invoice_no').all() as InvoiceRow[]).map(invoiceOf);
+    return (this.db.prepare('SELECT * FROM invoices WHERE lot_no IS NULL AND erased_at IS NOT NULL ORDER BY billing, invoice_no').all() as InvoiceRow[]).map(invoiceOf);
   }
 
   billingNumbersPending(): string[] {
     const rows = this.db
       .prepare(
-        `SELECT billing FROM invoices WHERE lot_no IS NULL
+        `SELECT billing FROM invoices WHERE lot_no IS NULL AND erased_at IS NOT NULL
          UNION SELECT billing FROM lots WHERE signed IS NULL OR file_no IS NULL
          UNION SELECT billing FROM files WHERE state = 'ready' ORDER BY 1`,
       )
@@ -557,4 +572,322 @@ export class TlaStore {
       files: { ready: n("SELECT COUNT(*) AS n FROM files WHERE state = 'ready'"), sent: n("SELECT COUNT(*) AS n FROM files WHERE state = 'sent'") },
     };
   }
+
+  // ---- returns from the AMO (tla/returns.ts) ------------------------------------------------------
+  // Tables of their own (RETURNS_SCHEMA, below), made on first use: every return applied, shared or
+  // set aside is recorded under its POP3 uid in the same transaction as its effects.
+
+  private returnsSchemaReady = false;
+
+  private returnsSchema(): void {
+    if (this.returnsSchemaReady) return;
+    this.db.exec(RETURNS_SCHEMA);
+    this.returnsSchemaReady = true;
+  }
+
+  /** The return recorded under a POP3 uid (applied, shared or set aside as corrupt), if any. */
+  returnOf(uid: string): StoredReturn | undefined {
+    this.returnsSchema();
+    const r = this.db.prepare('SELECT * FROM host_returns WHERE uid = ?').get(uid) as ReturnRow | undefined;
+    return r ? returnOfRow(r) : undefined;
+  }
+
+  returns(): StoredReturn[] {
+    this.returnsSchema();
+    return (this.db.prepare('SELECT * FROM host_returns ORDER BY at, uid').all() as ReturnRow[]).map(returnOfRow);
+  }
+
+  lotArl(billing: string, lotNo: number): LotArl | undefined {
+    this.returnsSchema();
+    const r = this.db.prepare('SELECT * FROM host_lot_arl WHERE billing = ? AND lot_no = ?').get(billing, lotNo) as LotArlRow | undefined;
+    return r ? lotArlOf(r) : undefined;
+  }
+
+  lotArls(): LotArl[] {
+    this.returnsSchema();
+    return (this.db.prepare('SELECT * FROM host_lot_arl ORDER BY billing, lot_no').all() as LotArlRow[]).map(lotArlOf);
+  }
+
+  invoiceReturn(billing: string, invoiceNo: number): InvoiceReturn | undefined {
+    this.returnsSchema();
+    const r = this.db.prepare('SELECT * FROM host_invoice_returns WHERE billing = ? AND invoice_no = ?').get(billing, invoiceNo) as InvoiceReturnRow | undefined;
+    return r ? invoiceReturnOf(r) : undefined;
+  }
+
+  invoiceReturns(): InvoiceReturn[] {
+    this.returnsSchema();
+    return (this.db.prepare('SELECT * FROM host_invoice_returns ORDER BY billing, invoice_no').all() as InvoiceReturnRow[]).map(invoiceReturnOf);
+  }
+
+  /** The file this computer built under `fileId`, if any. */
+  fileById(fileId: string): StoredFile | undefined {
+    const r = this.db.prepare('SELECT * FROM files WHERE file_id = ?').get(fileId) as FileRow | undefined;
+    return r ? fileOf(r) : undefined;
+  }
+
+  /** Invoice numbers of `billing` this computer put in its lots (so transmits, and is paid for). */
+  hostInvoiceNos(billing: string): Set<number> {
+    const rows = this.db.prepare('SELECT invoice_no FROM invoices WHERE billing = ? AND lot_no IS NOT NULL').all(billing) as Array<{ invoice_no: number }>;
+    return new Set(rows.map((r) => r.invoice_no));
+  }
+
+  /**
+   * One return in ONE transaction: its record under `uid` (new: a uid already recorded throws), the
+   * lot's ARL (the first one kept), the invoices' new states (an invoice paid or rejected by an RSP
+   * never changes again), and a file an ARL answers marked sent if a cut left it 'ready'.
+   */
+  recordReturn(ret: NewReturn, effects: { lotArl?: LotArlInput; invoices?: InvoiceReturnInput[] } = {}): void {
+    this.returnsSchema();
+    this.tx(() => {
+      this.db
+        .prepare(
+          `INSERT INTO host_returns (uid, kind, outcome, subject, file_id, lot_no, billing, seq, error, raw, size, sha256, truncated, at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          ret.uid,
+          ret.kind,
+          ret.outcome,
+          ret.subject.slice(0, 200),
+          ret.fileId ?? null,
+          ret.lotNo ?? null,
+          ret.billingNumber ?? null,
+          ret.seq ?? null,
+          ret.error === undefined ? null : ret.error.slice(0, 500),
+          ret.raw ? Buffer.from(ret.raw) : null,
+          ret.size ?? 0,
+          ret.sha256 ?? null,
+          ret.truncated ? 1 : 0,
+          ret.at,
+        );
+      const a = effects.lotArl;
+      if (a) {
+        this.db
+          .prepare('INSERT OR IGNORE INTO host_lot_arl (billing, lot_no, file_id, status, reason_code, reason_text, date, uid, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+          .run(a.billingNumber, a.lotNo, a.fileId, a.status, a.reason?.code ?? null, a.reason?.text ?? null, a.date, ret.uid, ret.at);
+        const f = this.fileById(a.fileId);
+        if (f && f.state === 'ready') this.markFileSent(a.fileId, ret.at, `ARL reçu (${ret.uid})`);
+      }
+      const upsert = this.db.prepare(
+        `INSERT INTO host_invoice_returns (billing, invoice_no, state, arl, reject_code, reject_text, reject_source, paid_amount, payment_date, rsp_seq, uid, at)
+         VALUES (@billing, @no, @state, @arl, @rc, @rt, @rs, @pa, @pd, @seq, @uid, @at)
+         ON CONFLICT(billing, invoice_no) DO UPDATE SET state = excluded.state, arl = COALESCE(excluded.arl, host_invoice_returns.arl),
+           reject_code = excluded.reject_code, reject_text = excluded.reject_text, reject_source = excluded.reject_source,
+           paid_amount = excluded.paid_amount, payment_date = excluded.payment_date, rsp_seq = COALESCE(excluded.rsp_seq, host_invoice_returns.rsp_seq),
+           uid = excluded.uid, at = excluded.at
+         WHERE host_invoice_returns.state NOT IN ('paid', 'rejected')`,
+      );
+      for (const i of effects.invoices ?? []) {
+        upsert.run({
+          billing: i.billingNumber,
+          no: i.invoiceNo,
+          state: i.state,
+          arl: i.arl ?? null,
+          rc: i.reject?.code ?? null,
+          rt: i.reject?.text ?? null,
+          rs: i.reject?.source ?? null,
+          pa: i.paid?.amount ?? null,
+          pd: i.paid?.date ?? null,
+          seq: i.rspSeq ?? null,
+          uid: ret.uid,
+          at: ret.at,
+        });
+      }
+    });
+  }
+}
+
+// ---- returns from the AMO: tables and shapes (used by the TlaStore methods above) -------------------
+
+const RETURNS_SCHEMA = `
+CREATE TABLE IF NOT EXISTS host_returns (
+  uid TEXT PRIMARY KEY,
+  kind TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  file_id TEXT,
+  lot_no INTEGER,
+  billing TEXT,
+  seq INTEGER,
+  error TEXT,
+  raw BLOB,
+  size INTEGER NOT NULL,
+  sha256 TEXT,
+  truncated INTEGER NOT NULL,
+  at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS host_lot_arl (
+  billing TEXT NOT NULL,
+  lot_no INTEGER NOT NULL,
+  file_id TEXT NOT NULL,
+  status TEXT NOT NULL,
+  reason_code TEXT,
+  reason_text TEXT,
+  date TEXT NOT NULL,
+  uid TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  PRIMARY KEY (billing, lot_no)
+);
+CREATE TABLE IF NOT EXISTS host_invoice_returns (
+  billing TEXT NOT NULL,
+  invoice_no INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  arl TEXT,
+  reject_code TEXT,
+  reject_text TEXT,
+  reject_source TEXT,
+  paid_amount INTEGER,
+  payment_date TEXT,
+  rsp_seq INTEGER,
+  uid TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  PRIMARY KEY (billing, invoice_no)
+);
+`;
+
+/**
+ * A message of the POP3 mailbox this computer dealt with: 'applied' (wholly its own: deleted from the
+ * server after the commit), 'shared' (an RSP also naming the device's invoices: its part applied, left
+ * on the server for the device), 'corrupt' (claims to be about this computer's files but does not
+ * decode or does not match them: kept here with its error, left on the server).
+ */
+export interface StoredReturn {
+  uid: string;
+  kind: 'ARL' | 'RSP';
+  outcome: 'applied' | 'shared' | 'corrupt';
+  subject: string;
+  fileId: string | null;
+  lotNo: number | null;
+  billingNumber: string | null;
+  seq: number | null;
+  error: string | null;
+  /** The attachment (at most MAX_KEPT_RETURN_BYTES) of a corrupt return; null otherwise. */
+  raw: Uint8Array | null;
+  size: number;
+  sha256: string | null;
+  truncated: boolean;
+  at: number;
+}
+
+export type NewReturn = Omit<StoredReturn, 'fileId' | 'lotNo' | 'billingNumber' | 'seq' | 'error' | 'raw' | 'size' | 'sha256' | 'truncated'> &
+  Partial<{ fileId: string; lotNo: number; billingNumber: string; seq: number; error: string; raw: Uint8Array; size: number; sha256: string; truncated: boolean }>;
+
+export interface LotArl {
+  billingNumber: string;
+  lotNo: number;
+  fileId: string;
+  status: 'positive' | 'negative';
+  reason: { code: string; text: string } | null;
+  date: string;
+  uid: string;
+  at: number;
+}
+
+export type LotArlInput = Omit<LotArl, 'uid' | 'at'>;
+
+export type InvoiceReturnState = 'arl-positive' | 'arl-negative' | 'paid' | 'rejected';
+
+export interface InvoiceReturn {
+  billingNumber: string;
+  invoiceNo: number;
+  state: InvoiceReturnState;
+  arl: 'positive' | 'negative' | null;
+  reject: { code: string; text: string; source: 'ARL' | 'RSP' } | null;
+  paid: { amount: number; date: string } | null;
+  rspSeq: number | null;
+  /** The return that last changed it. */
+  uid: string;
+  at: number;
+}
+
+export type InvoiceReturnInput = Omit<InvoiceReturn, 'uid' | 'at'>;
+
+interface ReturnRow {
+  uid: string;
+  kind: 'ARL' | 'RSP';
+  outcome: StoredReturn['outcome'];
+  subject: string;
+  file_id: string | null;
+  lot_no: number | null;
+  billing: string | null;
+  seq: number | null;
+  error: string | null;
+  raw: Buffer | null;
+  size: number;
+  sha256: string | null;
+  truncated: number;
+  at: number;
+}
+
+function returnOfRow(r: ReturnRow): StoredReturn {
+  return {
+    uid: r.uid,
+    kind: r.kind,
+    outcome: r.outcome,
+    subject: r.subject,
+    fileId: r.file_id,
+    lotNo: r.lot_no,
+    billingNumber: r.billing,
+    seq: r.seq,
+    error: r.error,
+    raw: r.raw === null ? null : new Uint8Array(r.raw),
+    size: r.size,
+    sha256: r.sha256,
+    truncated: r.truncated === 1,
+    at: r.at,
+  };
+}
+
+interface LotArlRow {
+  billing: string;
+  lot_no: number;
+  file_id: string;
+  status: 'positive' | 'negative';
+  reason_code: string | null;
+  reason_text: string | null;
+  date: string;
+  uid: string;
+  at: number;
+}
+
+function lotArlOf(r: LotArlRow): LotArl {
+  return {
+    billingNumber: r.billing,
+    lotNo: r.lot_no,
+    fileId: r.file_id,
+    status: r.status,
+    reason: r.reason_code !== null ? { code: r.reason_code, text: r.reason_text ?? '' } : null,
+    date: r.date,
+    uid: r.uid,
+    at: r.at,
+  };
+}
+
+interface InvoiceReturnRow {
+  billing: string;
+  invoice_no: number;
+  state: InvoiceReturnState;
+  arl: 'positive' | 'negative' | null;
+  reject_code: string | null;
+  reject_text: string | null;
+  reject_source: 'ARL' | 'RSP' | null;
+  paid_amount: number | null;
+  payment_date: string | null;
+  rsp_seq: number | null;
+  uid: string;
+  at: number;
+}
+
+function invoiceReturnOf(r: InvoiceReturnRow): InvoiceReturn {
+  return {
+    billingNumber: r.billing,
+    invoiceNo: r.invoice_no,
+    state: r.state,
+    arl: r.arl,
+    reject: r.reject_code !== null ? { code: r.reject_code, text: r.reject_text ?? '', source: r.reject_source ?? 'ARL' } : null,
+    paid: r.paid_amount !== null && r.payment_date !== null ? { amount: r.paid_amount, date: r.payment_date } : null,
+    rspSeq: r.rsp_seq,
+    uid: r.uid,
+    at: r.at,
+  };
 }

@@ -120,6 +120,15 @@ export async function eraseStored(client: TlaClient, o: SyncOptions & { keep?: S
       const r = await client.erase(kind === 'invoices' ? { invoices: chunk } : { beneficiaries: chunk });
       const asked = new Set(chunk);
       const refused = new Map(r.refused.filter((x) => asked.has(x.ref)).map((x) => [x.ref, x.reason]));
+      // Every ref not refused is recorded as erased, and only erased ones are transmitted from
+      // here: an answer that does not account for each ref asked (erased, already or refused)
+      // could make both the computer and the device send the same invoice.
+      if (r.erased[kind] + r.already[kind] + refused.size !== chunk.length) {
+        throw new TlaError(
+          'E_PROTOCOL',
+          `réponse de l'appareil invalide : effacement de ${chunk.length} référence(s), ${r.erased[kind]} effacée(s), ${r.already[kind]} déjà, ${refused.size} refusée(s) ; rien n'est enregistré comme effacé`,
+        );
+      }
       client.store.markErased(device, kind, chunk, refused, now());
       const k = report[kind];
       k.asked += chunk.length;

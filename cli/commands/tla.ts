@@ -11,6 +11,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { createInterface } from 'node:readline/promises';
 import { resolve } from 'node:path';
 import { defaultHostName, TlaClient, TlaError, type DeviceAddress } from '../../tla/client.js';
 import { shortFingerprint } from '../../tla/identity.js';
@@ -20,6 +21,7 @@ import { DEFAULT_AMO, transmitStored, type TransmitReport } from '../../tla/tran
 import { CPS_PIN_ENV, openCps } from '../../tla/cps-signer.js';
 import { sampleDay } from '../../tla/sample-day.js';
 import { HOSTLINK_DEFAULT_PORT, type DayDataArgs } from '../../platform/wire/hostlink.js';
+import { DEFAULT_POP3, DEFAULT_POP3_PASSWORD, fetchReturns, POP3_PASSWORD_ENV, type FetchReturnsReport } from '../../tla/returns.js';
 
 export const EXIT = { failed: 1, usage: 2, unreachable: 3, waiting: 4, refused: 5 } as const;
 
@@ -107,6 +109,27 @@ async function withClient<T>(o: Common, f: (c: TlaClient) => Promise<T>, extra: 
 }
 
 const when = (ms: number): string => new Date(ms).toISOString().replace('T', ' ').slice(0, 19) + ' UTC';
+
+/** Where `di tla pair` also takes the code from (scripts), rather than argv. */
+export const PAIR_CODE_ENV = 'DI_TLA_PAIR_CODE';
+
+/**
+ * The pairing code: --code, DI_TLA_PAIR_CODE, or typed at the terminal. Typed is best: a code on
+ * the command line is in every user's process list while it is valid, and whoever pairs first with
+ * it gets the device's health data.
+ */
+async function pairCode(flag: string | undefined): Promise<string> {
+  if (flag !== undefined) return flag;
+  const env = process.env[PAIR_CODE_ENV];
+  if (env !== undefined && env !== '') return env;
+  if (!process.stdin.isTTY) throw new TlaError('E_ARGS', `code d'association : tapez-le quand il est demandé (dans un terminal), ou donnez-le dans la variable ${PAIR_CODE_ENV}`, undefined, 'code');
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return await rl.question("Code d'association affiché sur l'appareil : ");
+  } finally {
+    rl.close();
+  }
+}
 
 /** The CPS PIN: DI_TLA_CPS_PIN, or typed on the terminal without echo. Never printed. */
 async function cpsPin(): Promise<string> {
@@ -197,13 +220,20 @@ export function registerTlaCommands(program: Command): void {
 
   withCommon(tla.command('pair'))
     .description('pair this computer with the device, using the code shown on the device screen')
-    .requiredOption('--code <code>', 'the 8-digit code shown on the device screen (e.g. "1234 5678")')
+    .option('--code <code>', `the 8-digit code shown on the device screen (e.g. "1234 5678"); better typed when asked, or in ${PAIR_CODE_ENV}: on the command line other users of this computer see it (ps)`)
     .option('--name <name>', 'the name the device will know this computer by', defaultHostName(hostname()))
-    .action(async (o: Common & { code: string; name: string }) => {
+    .action(async (o: Common & { code?: string; name: string }) => {
+      let code: string;
+      try {
+        code = await pairCode(o.code);
+      } catch (err) {
+        fail(o, err);
+        return;
+      }
       await withClient(
         o,
         async (c) => {
-          const r = await c.pair(o.code, o.name);
+          const r = await c.pair(code, o.name);
           out(o, { ok: true, deviceId: r.deviceId, fingerprint: r.fingerprint, hostFingerprint: c.identity.fingerprint }, [
             `Associé à l'appareil ${r.deviceId}.`,
             `  Empreinte de l'appareil : ${shortFingerprint(r.fingerprint)} (doit être celle affichée sur l'appareil)`,
@@ -340,5 +370,37 @@ export function registerTlaCommands(program: Command): void {
       } finally {
         store.close();
       }
+    });
+
+  withCommon(tla.command('returns'))
+    .description("fetch the AMO's returns (ARL, RSP) about this computer's files from the practice's POP3 mailbox")
+    .option('--pop3 <host:port>', 'the POP3 mailbox', parseHostPort('--pop3', DEFAULT_POP3.port), { host: DEFAULT_POP3.host, port: DEFAULT_POP3.port })
+    .option('--user <user>', 'the mailbox user', DEFAULT_POP3.user)
+    .action(async (o: Common & { pop3: DeviceAddress; user: string }) => {
+      const store = new TlaStore(resolve(o.dir));
+      let r: FetchReturnsReport;
+      try {
+        // The password from the environment only (never an option: it would sit in the process list).
+        const password = process.env[POP3_PASSWORD_ENV] ?? DEFAULT_POP3_PASSWORD;
+        r = await fetchReturns(store, { pop3: { host: o.pop3.host, port: o.pop3.port, user: o.user, password } });
+      } catch (err) {
+        fail(o, err);
+        return;
+      } finally {
+        store.close();
+      }
+      const lines = [
+        `Relève ${o.pop3.host}:${o.pop3.port} : ${r.listed} message(s) ; ARL ${r.arl}, RSP ${r.rsp}, factures payées ${r.paid}, rejets ${r.rejects.length} ; supprimé(s) du serveur ${r.deleted}`,
+        ...r.arlSeen.map((a) => `  Lot ${a.lotNo} (${a.billingNumber}) : ARL ${a.status === 'positive' ? 'positif' : `négatif${a.reason ? ` (${a.reason})` : ''}`}`),
+        ...r.rejects.map((x) => `  Facture ${x.billingNumber}/${x.invoiceNo} rejetée (${x.source} ${x.code}) : ${x.text}`),
+        ...(r.shared > 0 ? [`  ${r.shared} RSP partagé(s) avec l'appareil : notre part appliquée, laissé(s) sur le serveur`] : []),
+        ...(r.leftUntouched > 0 ? [`  ${r.leftUntouched} message(s) de l'appareil ou inconnu(s) laissé(s) sur le serveur`] : []),
+        ...r.corrupt.map((c) => `  Retour illisible ${c.uid} conservé : ${c.error}`),
+        ...(r.corruptKept > 0 ? [`  ${r.corruptKept} retour(s) illisible(s) déjà conservé(s), laissé(s) sur le serveur`] : []),
+        ...r.unreadable.map((u) => `  Message ${u.uid} illisible, laissé sur le serveur`),
+        ...(r.error ? [`  ${r.error}`] : []),
+      ];
+      out(o, r, lines.join('\n'));
+      if (!r.ok) process.exitCode = EXIT.failed;
     });
 }
