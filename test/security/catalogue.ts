@@ -302,6 +302,13 @@ export const CATALOGUE: Attack[] = [
   { id: 'TLA-08', family: 'hostlink', test: TLA, anchor: 'resource exhaustion (CWE-400): bounded connections and one request at a time',
     attack: 'open more than 4 links; send a second request while the first runs',
     expected: 'the fifth link gets E_BUSY and is closed; the second request gets E_BUSY; once links close the device serves again' },
+  { id: 'TLA-09', family: 'hostlink', test: 'test/security/review-hostlink.test.ts', anchor: 'resource exhaustion (CWE-400) by an unauthenticated peer: slots reserved for the paired computer',
+    attack: 'a computer that is not paired opens links and keeps them open, sending nothing, to take every slot',
+    expected: 'beyond 4 links it gets E_BUSY; when the paired computer connects, one of the stranger\'s links gets E_BUSY and is closed to make room: the paired computer is served',
+    residual: 'the stranger\'s links can delay the pairing of a new computer until they go idle (60 s)' },
+  { id: 'TLA-10', family: 'hostlink', test: 'test/security/review-hostlink.test.ts', anchor: 'no NIR in what leaves the device as an error (issue 8 contract: E_DOMAIN messages redacted)',
+    attack: 'a domain refusal quoting a NIR born in Corsica (department 2A/2B), whose digits come in runs too short for the long-digit-run mask',
+    expected: 'the message reaches the computer with the NIR masked to its first character' },
 ];
 
 /** Parsers the issue names that do not exist in the code yet (nothing to fuzz). */

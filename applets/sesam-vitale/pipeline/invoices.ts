@@ -112,9 +112,11 @@ async function secureStored(billing: string, created: InvoiceRecord): Promise<Se
   // Counters are read again: other invoices may have been numbered since this one.
   const c = await readCounters(billing);
   // A correction keeps the AMC part already on its way (one care, one DRE); a DRE not yet in a lot,
-  // or rejected, is replaced by the new one.
+  // or rejected, is replaced by the new one. One held by the practice computer (unloaded, not yet
+  // erased) is on its way too: the computer sends it, so a new one would be a second DRE.
   const previousDre = data.correctedFrom !== undefined ? await dreOf(billing, data.correctedFrom) : undefined;
-  const keepPrevious = previousDre !== undefined && !['created', 'secured', 'arl-negative', 'rejected'].includes(previousDre.state);
+  const keepPrevious =
+    previousDre !== undefined && (previousDre.hostHeldAt !== undefined || !['created', 'secured', 'arl-negative', 'rejected'].includes(previousDre.state));
   const dre = keepPrevious ? null : buildDre(data, c.invoice + 1);
   if (dre) {
     dreNo = allocate(c, 'invoice');

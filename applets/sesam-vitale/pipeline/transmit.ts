@@ -54,9 +54,14 @@ export interface SendOutcome {
   errors: string[];
 }
 
-/** Whether a failure is "no network" (connection refused, unreachable, device offline): kernel code E_NET. */
+/**
+ * Whether a failure is "no network" (connection refused, unreachable, device offline): kernel code
+ * E_NET. The kernel says E_NET too when the server was reached and answered with an SMTP refusal
+ * ("server replied 550 ..."): the network works then, and the server's refusal is not one to retry
+ * every minute nor to show as "hors réseau".
+ */
 export function isNetFailure(lastError: string | undefined): boolean {
-  return lastError !== undefined && lastError.startsWith('E_NET');
+  return lastError !== undefined && lastError.startsWith('E_NET') && !/server replied [0-9]{3}/.test(lastError);
 }
 
 /**
@@ -90,7 +95,10 @@ export async function sendFiles(force: boolean): Promise<SendOutcome> {
       continue;
     }
     const now = await platform.clock.now();
-    if (!force && f.nextAttemptAt > now) {
+    // A wait longer than any back-off this device sets means its clock was set back since (date.set
+    // from the practice computer, or by hand): the file is due now, not after the difference.
+    const longestWait = isNetFailure(f.lastError) ? NET_RETRY_MAX_MS : BACKOFF_MAX_MS;
+    if (!force && f.nextAttemptAt > now && f.nextAttemptAt - now <= longestWait) {
       out.waiting.push(waitingOf(f));
       blocked = true;
       continue;

@@ -26,11 +26,16 @@ const DOMAIN_CODE = /^[A-Za-z0-9_.-]{1,64}$/;
 
 /**
  * What a domain's message may not carry to the host: card numbers (redactText) and any other long
- * digit run, such as a NIR (13 digits + key), kept to its first digit.
+ * digit run, such as a NIR (13 digits + key), kept to its first digit. A NIR born in Corsica has
+ * 2A or 2B for its department, which breaks the digit run in two short ones: that shape is masked
+ * on its own (with or without its key).
  */
+const CORSICAN_NIR = /\d(?:[ .]?\d){4}[ .]?2[AB](?:[ .]?\d){6,8}/gi;
+const mask = (run: string): string => `${run[0]}${'*'.repeat(run.length - 1)}`;
 export function redactDomainText(text: string, max: number): string {
   return redactText(text)
-    .replace(/\d(?:[ .]?\d){10,}/g, (run) => `${run[0]}${'*'.repeat(run.length - 1)}`)
+    .replace(CORSICAN_NIR, mask)
+    .replace(/\d(?:[ .]?\d){10,}/g, mask)
     .slice(0, max);
 }
 

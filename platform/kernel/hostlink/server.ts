@@ -148,6 +148,19 @@ export class HostLinkServer {
     const conn = new Connection(socket, fingerprint, `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`);
     socket.on('error', () => socket.destroy());
     const paired = fingerprint !== '' && this.opts.isPaired(fingerprint);
+    if (this.live.size >= this.maxConnections && paired) {
+      // Links of computers that are not paired (they may only `pair`) never keep a paired one out:
+      // one of them (idle first, else the oldest) makes room. Otherwise a stranger holding links
+      // open would lock the practice computer out.
+      const strangers = [...this.live].filter((c) => !(c.fingerprint !== '' && this.opts.isPaired(c.fingerprint)));
+      const victim = strangers.find((c) => !c.busy) ?? strangers[0];
+      if (victim) {
+        this.opts.audit('hostlink.evicted', { host: victim.fingerprint ? shortFingerprint(victim.fingerprint) : '(no certificate)', for: shortFingerprint(fingerprint) });
+        victim.send({ v: 1, id: null, ok: false, error: { code: 'E_BUSY', message: 'the device needs this link for a paired computer: the link is closed; pair from a free moment' } });
+        victim.close();
+        this.live.delete(victim);
+      }
+    }
     if (this.live.size >= this.maxConnections) {
       this.opts.audit('hostlink.busy', { host: fingerprint ? shortFingerprint(fingerprint) : '(no certificate)', connections: this.live.size });
       conn.send({ v: 1, id: null, ok: false, error: { code: 'E_BUSY', message: `the device already serves ${this.maxConnections} links: close one and try again` } });
