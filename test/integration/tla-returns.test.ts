@@ -185,6 +185,12 @@ describe('the practice computer fetches the returns about its own files (TLA ret
     const again = await fetchReturns(store, { pop3 });
     expect(again).toMatchObject({ ok: true, corrupt: [], corruptKept: 1, leftUntouched: 1, deleted: 0 });
     expect(mailbox()).toHaveLength(3);
+    // The device, fetching the same mailbox, does not set the computer's corrupt ARL aside (which
+    // would delete it from the server): its subject names the computer's range.
+    const device = (await b.act('returns.fetch')) as { ok: boolean; corrupt: unknown[]; leftForHost: number };
+    expect(device.corrupt).toEqual([]);
+    expect(device.leftForHost).toBe(3);
+    expect(mailbox().map((m) => m.uid)).toEqual(expect.arrayContaining(['host-bad', 'host-unknown']));
   });
 
   it('an unreachable mailbox is reported, nothing changes', async () => {

@@ -19,8 +19,8 @@ import { decodeRsp, type RspReport } from '../formats/rsp.js';
 import { toHex } from '../../../platform/sdk/hex.js';
 import { withState } from './invoices.js';
 import { getAs, keys, put } from './keys.js';
-import type { StoredFile, StoredLot } from './lots.js';
 import { DEVICE_NUMBER_LIMIT } from './numbering.js';
+import type { StoredFile, StoredLot } from './lots.js';
 
 export interface Reject {
   invoiceNo: number;
@@ -147,6 +147,12 @@ async function applyRsp(r: RspReport, uid: string, now: number, res: ReturnsResu
   return ops;
 }
 
+/** An ARL whose subject names a file or lot numbered in the practice computer's range. */
+function computerArlSubject(subject: string): boolean {
+  const m = /^DI-SV ARL F[0-9]{9}([0-9]{6}) L([0-9]{1,6})$/.exec(subject);
+  return m !== null && (Number(m[1]) >= DEVICE_NUMBER_LIMIT || Number(m[2]) >= DEVICE_NUMBER_LIMIT);
+}
+
 /** How much of a corrupt return is kept for inspection (its size and SHA-256 are kept whole). */
 export const MAX_KEPT_RETURN_BYTES = 256 * 1024;
 
@@ -181,6 +187,12 @@ export async function fetchReturns(): Promise<ReturnsResult> {
       try {
         const mail = asMail(await platform.net.fetch('amo-pop3', { type: 'retrieve', uid }), uid);
         subject = mail.subject;
+        if (computerArlSubject(subject)) {
+          // Named for the computer's range: its own, even when it does not decode (the computer keeps
+          // a corrupt one for inspection); set aside here, it would be deleted before the computer sees it.
+          res.leftForHost++;
+          continue;
+        }
         const c = classifyReturn(mail);
         if (c.kind === 'unknown') throw new BadReturn(`message non reconnu : ${c.reason}`);
         raw = c.attachment.content;
