@@ -33,22 +33,10 @@ export interface PairedDevice {
   pairedAt: number;
 }
 
-export interface StoredInvoice {
-  ref: string;
+/** An invoice as unloaded (bytes as the device signed them), and where it stands here. */
+export interface StoredInvoice extends UnloadedInvoice {
+  /** The fingerprint of the device it came from. */
   device: string;
-  billingNumber: string;
-  invoiceNo: number;
-  kind: InvoiceKind;
-  destination: string;
-  careDate: string;
-  createdAt: string;
-  deadline: string;
-  amo: number;
-  amc: number;
-  record: Uint8Array;
-  cpsSignature: Uint8Array;
-  vitaleAuth?: Uint8Array;
-  vitaleCertDer?: Uint8Array;
   unloadedAt: number;
   erasedAt: number | null;
   lotNo: number | null;

@@ -12,8 +12,8 @@
  */
 import { createTransport } from 'nodemailer';
 import { encodeLotBody, MAX_INVOICES_PER_LOT, type LotEntry } from '../applets/sesam-vitale/formats/lot.js';
-import { fileIdOf, lotAttachmentName, MAX_LOTS_PER_FILE, type FileManifest } from '../applets/sesam-vitale/formats/file.js';
-import { fileMail, practitionerAddress, type MailMessage } from '../applets/sesam-vitale/formats/mail.js';
+import { fileIdOf, MAX_LOTS_PER_FILE } from '../applets/sesam-vitale/formats/file.js';
+import { storedFileMail, type MailMessage } from '../applets/sesam-vitale/formats/mail.js';
 import { TlaError } from './client.js';
 import type { CpsSigner } from './cps-signer.js';
 import type { StoredFile, StoredInvoice, StoredLot, TlaStore } from './store.js';
@@ -131,17 +131,9 @@ export function fileMessage(store: TlaStore, f: StoredFile): MailMessage {
   const lots = f.lotNos.map((n) => {
     const l = store.lot(f.billingNumber, n);
     if (!l || l.signed === null) throw new Error(`lot ${n} of file ${f.fileId} missing or unsigned`);
-    return l as StoredLot & { signed: Uint8Array };
+    return { ...l, signed: l.signed };
   });
-  const manifest: FileManifest = {
-    fileId: f.fileId,
-    fileNo: f.fileNo,
-    billingNumber: f.billingNumber,
-    destination: f.destination,
-    createdAt: f.createdAt,
-    lots: lots.map((l) => ({ lotNo: l.lotNo, kind: l.kind, invoices: l.invoiceNos.length, amount: l.amount, attachment: lotAttachmentName(f.fileId, l.lotNo) })),
-  };
-  return fileMail(manifest, lots.map((l) => ({ lotNo: l.lotNo, signed: l.signed })), practitionerAddress(f.billingNumber));
+  return storedFileMail(f, lots);
 }
 
 const isLoopback = (host: string): boolean => host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);

@@ -11,11 +11,12 @@
  */
 import type { IntentRequest, Transferable } from '../../platform/sdk/api.js';
 import { batch, recoverInterrupted, reverseLast, type CommandResult } from './commands.js';
-import { screens } from './screens.js';
 import { active, charge, type ChargeResult } from './transaction.js';
 
 async function onStart(): Promise<void> {
-  await screens.ready();
+  // No idle screen of its own: this domain is reached through intents and draws while it holds the
+  // screen. An idle screen drawn at start would race the health applet's home screen for the display
+  // (whichever domain started last won it).
   // A restart after a crash: close (and reverse) what was left mid-authorization.
   await recoverInterrupted();
 }

@@ -8,7 +8,6 @@ async function show(lines: string[], keys?: string[]): Promise<void> {
 }
 
 export const screens = {
-  ready: () => show(['Prêt']),
   insertCard: (amount: number) => show([`Montant : ${formatAmount(amount)}`, 'Insérez la carte'], ['Annuler']),
   amountRefused: (why: string) => show(['Montant refusé', why]),
   reading: (amount: number) => show([`Montant : ${formatAmount(amount)}`, 'Lecture de la carte', 'Ne retirez pas la carte']),

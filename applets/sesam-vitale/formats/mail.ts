@@ -4,7 +4,7 @@
  * Addresses and names are this project's; nothing here touches the network.
  */
 import type { FileManifest } from './file.js';
-import { decodeManifest, encodeManifest, manifestAttachmentName } from './file.js';
+import { decodeManifest, encodeManifest, lotAttachmentName, manifestAttachmentName } from './file.js';
 import { FormatError } from './errors.js';
 import { INVOICE_LAYOUT } from './invoice.js';
 
@@ -75,6 +75,39 @@ export function fileMailSubject(fileId: string): string {
 /** Stable per file: a re-send carries the same id, and the receiver deduplicates on the file id anyway. */
 export function fileMessageId(fileId: string): string {
   return `<${fileId}@${PRACTITIONER_DOMAIN}>`;
+}
+
+/** What a file's mail is built from: fields fixed when the file was made, and its signed lots. */
+export interface FileToMail {
+  fileId: string;
+  fileNo: number;
+  billingNumber: string;
+  destination: string;
+  createdAt: string;
+}
+export interface SignedLotToMail {
+  lotNo: number;
+  kind: 'FSE' | 'DRE';
+  invoiceNos: readonly number[];
+  amount: number;
+  signed: Uint8Array;
+}
+
+/**
+ * The mail of a stored file, from stored values only, so that a re-send (after a failure or a
+ * crash) is byte-identical in what the receiver reads and deduplicates on. The device's applet and
+ * the practice computer (tla/) both send files through it.
+ */
+export function storedFileMail(file: FileToMail, lots: readonly SignedLotToMail[]): MailMessage {
+  const manifest: FileManifest = {
+    fileId: file.fileId,
+    fileNo: file.fileNo,
+    billingNumber: file.billingNumber,
+    destination: file.destination,
+    createdAt: file.createdAt,
+    lots: lots.map((l) => ({ lotNo: l.lotNo, kind: l.kind, invoices: l.invoiceNos.length, amount: l.amount, attachment: lotAttachmentName(file.fileId, l.lotNo) })),
+  };
+  return fileMail(manifest, lots.map((l) => ({ lotNo: l.lotNo, signed: l.signed })), practitionerAddress(file.billingNumber));
 }
 
 export function fileMail(manifest: FileManifest, lots: Array<{ lotNo: number; signed: Uint8Array }>, from: string): MailMessage {

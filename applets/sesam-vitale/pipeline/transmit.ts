@@ -8,8 +8,7 @@
  */
 import type { InvoiceRecord, IsoDate } from '../model.js';
 import type { StoreOp } from '../../../platform/sdk/api.js';
-import { fileMail, practitionerAddress, type MailMessage } from '../formats/mail.js';
-import { lotAttachmentName, type FileManifest } from '../formats/file.js';
+import { storedFileMail, type MailMessage } from '../formats/mail.js';
 import { billingEntity, currentSituation, cpsSignCms, session } from '../session.js';
 import { withState } from './invoices.js';
 import { billingOfKey, getAs, keys, listAs, put } from './keys.js';
@@ -29,15 +28,7 @@ export async function fileMessage(file: StoredFile): Promise<MailMessage> {
     if (!l || l.signed.length === 0) throw new Error(`lot ${n} of file ${file.fileId} missing or unsigned`);
     lots.push(l);
   }
-  const manifest: FileManifest = {
-    fileId: file.fileId,
-    fileNo: file.fileNo,
-    billingNumber: file.billingNumber,
-    destination: file.destination,
-    createdAt: file.createdAt,
-    lots: lots.map((l) => ({ lotNo: l.lotNo, kind: l.kind, invoices: l.invoiceNos.length, amount: l.amount, attachment: lotAttachmentName(file.fileId, l.lotNo) })),
-  };
-  return fileMail(manifest, lots.map((l) => ({ lotNo: l.lotNo, signed: l.signed })), practitionerAddress(file.billingNumber));
+  return storedFileMail(file, lots);
 }
 
 /** Kernel error codes only: an E_NET message may name the endpoint, never the content. */
