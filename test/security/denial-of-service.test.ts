@@ -26,6 +26,10 @@ describe('denial of service', () => {
       applet(devPolicy('hostile', { limits: { cpuMsPerCall: 200, wallMsPerCall: 400, memoryMb: 32, ratePerSecond: 1_000_000 } as never }), HOSTILE),
       applet(devPolicy('bystander'), GOOD),
     ]);
+    // Both hosts must be up before the attacks: a start that failed at boot (and is being retried)
+    // is not what these tests measure.
+    await dk.kernel.supervisor.waitReady('hostile', 20_000);
+    await dk.kernel.supervisor.waitReady('bystander', 20_000);
   });
   afterAll(async () => dk.close());
 
@@ -42,9 +46,14 @@ describe('denial of service', () => {
         await new Promise((r) => setTimeout(r, 20));
       }
     })();
+    const since = dk.kernel.audit.lastSeq;
     const err = await attack().then(() => null, (e: unknown) => e);
     done = true;
-    await loop;
+    await loop.catch((e: unknown) => {
+      // What happened to the bystander meanwhile, for the failure report.
+      const seen = dk.kernel.audit.entriesSince(since).filter((x) => x.domain === 'bystander').map((x) => `${x.event} ${JSON.stringify(x.fields)}`);
+      throw new Error(`the bystander stopped serving after ${served} calls: ${(e as Error).message}; its audit meanwhile: ${seen.join(' | ') || 'nothing'}`);
+    });
     return { err, served };
   }
 
