@@ -14,6 +14,7 @@ import { encodeFrame, FrameDecoder, FrameError } from '../platform/wire/frames.j
 import {
   HOSTLINK_MAX_FRAME_BYTES,
   HOSTLINK_PROTOCOL,
+  HOST_NAME,
   type DateResult,
   type DayDataArgs,
   type DayDataResult,
@@ -35,12 +36,10 @@ import { TlaStore } from './store.js';
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
-/** What the device accepts as a computer's name (platform/kernel/hostlink/service.ts). */
-export const HOST_NAME = /^[\p{L}\p{N} ._'()\-/@#&+]{1,48}$/u;
 
 /** A name the device accepts, from this computer's host name. */
 export function defaultHostName(h: string): string {
-  const n = h.replace(/[^\p{L}\p{N} ._'()\-/@#&+]/gu, '-').trim().slice(0, 48).trim();
+  const n = h.replace(/[^\p{L}\p{N} ._'’()\-/@#&+]/gu, '-').trim().slice(0, 48).trim();
   return n.length > 0 ? n : 'Poste du cabinet';
 }
 

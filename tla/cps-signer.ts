@@ -13,8 +13,10 @@ import type { CardModel } from '../emulator/cards/card.js';
 import { loadCard, emulatorKeyDir } from '../emulator/cards/profiles.js';
 import { cpsSignHash, readCps, selectCps, CPS_PIN_REFERENCE } from '../applets/sesam-vitale/cards/cps.js';
 import { signCms } from '../applets/sesam-vitale/formats/cms.js';
-import type { CpsRead, CpsSituation } from '../applets/sesam-vitale/model.js';
+import type { CpsRead } from '../applets/sesam-vitale/model.js';
+import { billingEntity } from '../applets/sesam-vitale/rules/billing.js';
 import { TlaError } from './client.js';
+import { buildVerify } from '../platform/kernel/pin-block.js';
 
 export const CPS_PIN_ENV = 'DI_TLA_CPS_PIN';
 
@@ -42,11 +44,6 @@ class LocalReaderLease implements Lease {
   }
 }
 
-/** The billing number a situation invoices under (a remplaçant bills under the replaced's). */
-export function billingEntity(s: CpsSituation): string {
-  return s.remplacant && s.replacedBillingNumber !== undefined ? s.replacedBillingNumber : s.billingNumber;
-}
-
 export interface CpsSigner {
   readonly read: CpsRead;
   /** "RPPS"/"ADELI" national identifier of the holder (what the AMO checks against the invoices). */
@@ -55,12 +52,6 @@ export interface CpsSigner {
   maySignLotsFor(billingNumber: string): boolean;
   /** Attached CMS SignedData over `body`, by the card's signature key. */
   signLot(body: Uint8Array, signingTime: Date): Promise<Uint8Array>;
-}
-
-function pinBlock(pin: string): Uint8Array {
-  const b = new Uint8Array(8).fill(0xff);
-  for (let i = 0; i < pin.length; i++) b[i] = pin.charCodeAt(i);
-  return b;
 }
 
 /** Reads the CPS and verifies its PIN; refuses with a message that never contains the PIN. */
@@ -82,12 +73,14 @@ export async function openCps(o: { profile: string; pin: string; keyDir?: string
   }
   // VERIFY on the CPS application (readCps leaves it selected), PIN block ascii-ff.
   await selectCps(lease);
-  const block = pinBlock(o.pin);
+  const digits = Uint8Array.from(o.pin, (c) => c.charCodeAt(0) - 0x30);
+  const verify = buildVerify(CPS_PIN_REFERENCE, 'ascii-ff', digits, digits.length);
+  digits.fill(0);
   let r: Uint8Array;
   try {
-    r = await lease.transmit(Uint8Array.of(0x00, 0x20, 0x00, CPS_PIN_REFERENCE, block.length, ...block));
+    r = await lease.transmit(verify);
   } finally {
-    block.fill(0);
+    verify.fill(0);
   }
   const sw = ((r[r.length - 2] ?? 0) << 8) | (r[r.length - 1] ?? 0);
   if (sw === 0x6983) throw new TlaError('E_ARGS', 'carte CPS bloquée : débloquez-la (code PUK) avant de signer', undefined, 'pin');

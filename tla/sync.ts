@@ -69,6 +69,16 @@ export interface SyncReport {
 
 const emptyCounts = (): UnloadCounts => ({ pages: 0, received: 0, added: 0, already: 0, conflicts: [], held: 0 });
 
+/** One page of one kind, stored in one transaction: the page's answer and what the store made of it. */
+async function fetchAndStore(client: TlaClient, kind: UnloadKind, device: string, after: string | undefined, max: number, now: () => number) {
+  if (kind === 'invoices') {
+    const page = await client.unloadInvoicesPage(after, max);
+    return { page, out: client.store.storeInvoicePage(device, page.items, now()) };
+  }
+  const page = await client.unloadBeneficiariesPage(after, max);
+  return { page, out: client.store.storeBeneficiaryPage(device, page.items, now()) };
+}
+
 async function unloadKind(client: TlaClient, kind: UnloadKind, o: SyncOptions): Promise<UnloadCounts> {
   const c = emptyCounts();
   const now = o.now ?? Date.now;
@@ -76,11 +86,7 @@ async function unloadKind(client: TlaClient, kind: UnloadKind, o: SyncOptions): 
   let after: string | undefined;
   for (;;) {
     if (c.pages >= MAX_PAGES) throw new TlaError('E_PROTOCOL', `plus de ${MAX_PAGES} pages : l'appareil ne termine pas son déchargement`);
-    const page = kind === 'invoices' ? await client.unloadInvoicesPage(after, o.pageSize ?? DEFAULT_PAGE_SIZE) : await client.unloadBeneficiariesPage(after, o.pageSize ?? DEFAULT_PAGE_SIZE);
-    const out =
-      kind === 'invoices'
-        ? client.store.storeInvoicePage(device, page.items as Parameters<typeof client.store.storeInvoicePage>[1], now())
-        : client.store.storeBeneficiaryPage(device, page.items as Parameters<typeof client.store.storeBeneficiaryPage>[1], now());
+    const { page, out } = await fetchAndStore(client, kind, device, after, o.pageSize ?? DEFAULT_PAGE_SIZE, now);
     c.pages++;
     c.received += page.items.length;
     c.added += out.added;

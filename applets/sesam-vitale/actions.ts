@@ -4,7 +4,7 @@
  * and every failure comes back as `{ ok: false, error: { code, message (French), field } }`.
  * Mutating actions run under the one mutex (pipeline/lock.ts).
  */
-import type { Transferable } from '../../platform/sdk/api.js';
+import type { StoreOp, Transferable } from '../../platform/sdk/api.js';
 import type { ActInput, Beneficiary, CareContext, Insured, InvoiceRecord, SeriesInput } from './model.js';
 import { bad, beneficiary, bool, date, insured, int, isObj, NIR, obj, optInt, optStr, PayloadError, str, type Obj } from './invoice/payload.js';
 import type { InvoiceInput } from './invoice/validate.js';
@@ -13,15 +13,14 @@ import { CardError } from './cards/errors.js';
 import { ActionError, billingEntity, currentSituation, practitionerRef, session } from './session.js';
 import { maskNir, screens } from './screens.js';
 import { withLock } from './pipeline/lock.js';
-import { createAndSecure, duplicateLines, InvalidInvoice, loadInvoice, secureCreated, type Secured } from './pipeline/invoices.js';
+import { createAndSecure, duplicateLines, InvalidInvoice, isHeld, loadInvoice, secureCreated, withState, type Secured } from './pipeline/invoices.js';
 import { sendFiles, transmit } from './pipeline/transmit.js';
 import { fetchReturns } from './pipeline/returns.js';
-import { computeStatus, todayUtc } from './pipeline/status.js';
-import type { StoreOp } from '../../platform/sdk/api.js';
+import { computeStatus, failedForNetwork, todayUtc } from './pipeline/status.js';
 import { payInvoice } from './pipeline/payment.js';
 import { keys, listAs, put, toStored } from './pipeline/keys.js';
 import { currentDayData, findPatient, pricingTables } from './tla/day-data.js';
-import { isHeld } from './tla/unload.js';
+import { refOfInvoice } from './tla/unload.js';
 
 // ---- payload checks (shared with the host link's data.load: invoice/payload.ts) -------------------
 
@@ -311,8 +310,11 @@ const ACTIONS: Record<string, { mutates: boolean; run: Handler }> = {
       const force = o.force === undefined ? false : bool(o, 'force', '');
       const day = await today();
       const r = await transmit(force, day);
-      const st = await computeStatus(day);
-      await platform.ui.show(st.portable.offline ? screens.portable(st.portable, st.late.length, day) : screens.transmit(r.filesSent, r.filesWaiting, r.lotsBuilt));
+      // Files go in order: the first still waiting says whether the device is out of network; only
+      // then is the full status (invoices, deadlines) read for the portable screen.
+      const first = r.filesWaiting[0];
+      const st = first !== undefined && failedForNetwork(first) ? await computeStatus(day) : undefined;
+      await platform.ui.show(st?.portable.offline ? screens.portable(st.portable, st.late.length, day) : screens.transmit(r.filesSent, r.filesWaiting, r.lotsBuilt));
       return toStored(r);
     },
   },
@@ -353,10 +355,10 @@ const ACTIONS: Record<string, { mutates: boolean; run: Handler }> = {
       const released: string[] = [];
       for (const { key, value } of await listAs<InvoiceRecord>(keys.invoices())) {
         if (!isHeld(value)) continue;
-        const back: InvoiceRecord = { ...value, history: [...value.history, { state: 'secured', at: now, note: 'reprise par l’appareil (ordinateur du cabinet)' }] };
+        const back = withState(value, 'secured', now, 'reprise par l’appareil (ordinateur du cabinet)');
         delete back.hostHeldAt;
         ops.push(put(key, back));
-        released.push(`${value.data.practitioner.billingNumber}/${value.data.invoiceNo}`);
+        released.push(refOfInvoice(value));
       }
       if (ops.length > 0) await platform.store.transaction(ops);
       await platform.ui.show(screens.released(released.length));

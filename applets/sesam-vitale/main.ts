@@ -5,7 +5,7 @@
  * arrive as actions (actions.ts); card events drive the session (session.ts).
  */
 import './formats/text-shim.js';
-import type { ActionRequest, CardEvent, HostLinkRequest, Transferable } from '../../platform/sdk/api.js';
+import type { ActionRequest, CardEvent, HostLinkRequest, Screen, Transferable } from '../../platform/sdk/api.js';
 import type { InvoiceRecord } from './model.js';
 import { readCps } from './cards/cps.js';
 import { readVitale } from './cards/vitale.js';
@@ -17,14 +17,15 @@ import { enterPin, forgetCps, forgetVitale, releaseQuietly, session } from './se
 import { withLock } from './pipeline/lock.js';
 import { keys, listAs } from './pipeline/keys.js';
 import { sendFiles } from './pipeline/transmit.js';
-import { computeStatus, todayUtc } from './pipeline/status.js';
+import { computeStatus, deviceOffline, todayUtc } from './pipeline/status.js';
 import { handleHostRequest } from './tla/requests.js';
 import { currentDayData, loadedSituationIndex } from './tla/day-data.js';
 import { purgeSeen, recordVitaleRead } from './tla/seen.js';
-import type { Screen } from '../../platform/sdk/api.js';
 
 /** The home screen, with the portable-mode lines when files wait for the network. */
 async function homeScreen(toSecure: number[] = []): Promise<Screen> {
+  // The files say whether the device is out of network; only then are all invoices read (deadlines).
+  if (!(await deviceOffline())) return screens.home(toSecure);
   const today = todayUtc(await platform.clock.now());
   const s = await computeStatus(today);
   return s.portable.offline ? screens.home(toSecure, { status: s.portable, late: s.late.length, today }) : screens.home(toSecure);

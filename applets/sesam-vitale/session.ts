@@ -12,6 +12,7 @@ import { vitaleAuthenticate } from './cards/vitale.js';
 import { CardError, isCardRemoved } from './cards/errors.js';
 import { signCms } from './formats/cms.js';
 import { screens } from './screens.js';
+import { billingEntity } from './rules/billing.js';
 
 export interface CpsSession {
   slot: number;
@@ -47,13 +48,8 @@ export function currentSituation(): CpsSituation | null {
   return c ? (c.read.situations[c.situationIndex] ?? null) : null;
 }
 
-/**
- * The billing entity a situation invoices for: a remplaçant bills under the billing number of the
- * practitioner replaced, whose CPS signs the lots (the remplaçant's situation may not).
- */
-export function billingEntity(s: CpsSituation): string {
-  return s.remplacant && s.replacedBillingNumber !== undefined ? s.replacedBillingNumber : s.billingNumber;
-}
+// The billing entity of a situation (rules/billing.ts), re-exported for the applet's modules.
+export { billingEntity };
 
 export function practitionerRef(read: CpsRead, s: CpsSituation): PractitionerRef {
   const p: PractitionerRef = {

@@ -248,8 +248,9 @@ export async function startTerminalServer(opts: TerminalServerOptions): Promise<
       else slotCards.set(slot, { profile: c.profile });
       broadcast(slots());
     }
-    // Pairing, unpairing, the network cable (from here, the console or the host link itself).
-    if (/^(hostlink|network|tla)\./.test(e.event)) broadcast(deviceMessage());
+    // Pairing, unpairing, the network cable (from here, the console or the host link itself); not
+    // every host request, which changes nothing the device message shows.
+    if (/^(hostlink\.(un)?pair|network\.)/.test(e.event)) broadcast(deviceMessage());
     // Any health action but our own status call may change the day view.
     if (e.event === 'ui.action' && e.domain === HEALTH && e.fields.action !== 'status') dayDirty = true;
     // Coalesced: a burst of entries is one message.

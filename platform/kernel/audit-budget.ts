@@ -10,7 +10,8 @@ export class AuditBudget {
   private readonly windows = new Map<string, { start: number; used: number; suppressed: Map<string, number> }>();
 
   constructor(
-    private readonly audit: AuditLog,
+    /** The kernel's audit log, or a sink with its append (the host link's, which writes kernel entries). */
+    private readonly audit: { append: (...a: Parameters<AuditLog['append']>) => unknown },
     private readonly perWindow = 20,
     private readonly windowMs = 10_000,
     private readonly now: () => number = Date.now,

@@ -11,6 +11,11 @@ import { writeFileAtomic } from './hostlink/identity.js';
 export const CLOCK_MIN_MS = Date.UTC(2020, 0, 1);
 export const CLOCK_MAX_MS = Date.UTC(2100, 0, 1) - 1;
 
+/** An integer ms time within CLOCK_MIN_MS..CLOCK_MAX_MS: what the device clock may be set to. */
+export function isDeviceTime(ms: unknown): ms is number {
+  return typeof ms === 'number' && Number.isInteger(ms) && ms >= CLOCK_MIN_MS && ms <= CLOCK_MAX_MS;
+}
+
 export type ClockAudit = (event: 'clock.set' | 'clock.reset', fields: Record<string, unknown>) => void;
 
 export class DeviceClock {
@@ -42,7 +47,7 @@ export class DeviceClock {
 
   /** Sets the device time to `ms` (within CLOCK_MIN_MS..CLOCK_MAX_MS); persisted before it returns. */
   set(ms: number): void {
-    if (typeof ms !== 'number' || !Number.isInteger(ms) || ms < CLOCK_MIN_MS || ms > CLOCK_MAX_MS) {
+    if (!isDeviceTime(ms)) {
       throw new RangeError(`device clock: the time must be an integer number of ms between ${new Date(CLOCK_MIN_MS).toISOString()} and ${new Date(CLOCK_MAX_MS).toISOString()}`);
     }
     const previous = this.now();
@@ -53,22 +58,18 @@ export class DeviceClock {
   }
 
   private load(file: string): void {
-    let text: string;
     try {
-      text = readFileSync(file, 'utf8');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw e;
-    }
-    try {
-      const json = JSON.parse(text) as unknown;
-      const off = (json as { offsetMs?: unknown } | null)?.offsetMs;
+      const off = (JSON.parse(readFileSync(file, 'utf8')) as { offsetMs?: unknown } | null)?.offsetMs;
       if (typeof off !== 'number' || !Number.isSafeInteger(off)) throw new Error('offsetMs is not an integer');
+      // set() never writes more than the accepted range's span: a larger offset is damage (and one
+      // near Number.MAX_SAFE_INTEGER would make every date an applet builds from now() invalid).
+      if (Math.abs(off) > CLOCK_MAX_MS - CLOCK_MIN_MS) throw new Error('offsetMs is larger than the 2020..2099 span');
       this.offset = off;
     } catch (e) {
-      // A damaged file must not stop the device: run on the system clock and say so.
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      // A damaged (or unreadable) file must not stop the device: run on the system clock and say so.
       this.offset = 0;
-      this.audit?.('clock.reset', { reason: `clock.json unreadable (${(e as Error).message.slice(0, 120)}); device clock = system clock` });
+      this.audit?.('clock.reset', { reason: `${file} unreadable (${(e as Error).message.slice(0, 120)}); device clock = system clock until the date is set again (date.set), which rewrites the file` });
     }
   }
 }

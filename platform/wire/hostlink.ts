@@ -69,6 +69,8 @@ export type HostResponse =
  * Binding both certificates means a relay (a third TLS endpoint in the middle) sees a different
  * fingerprint and the proofs do not match.
  */
+/** What a computer may call itself (PairArgs.hostName): checked by the device, and by the client before sending. */
+export const HOST_NAME = /^[\p{L}\p{N} ._'’()\-/@#&+]{1,48}$/u;
 export const PAIR_SALT_PREFIX = 'di-tla-pair/1';
 export const PAIR_SCRYPT = { N: 1 << 14, r: 8, p: 1, keyLen: 32 } as const;
 export interface PairArgs {

@@ -62,7 +62,8 @@ function child(path: string, key: string): string {
   return /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
 }
 
-function isPlainObject(x: unknown): x is Obj {
+/** An object literal (or null-prototype object): no proxy, array, class instance or msgpack extension. */
+export function isPlainObject(x: unknown): x is Obj {
   if (typeof x !== 'object' || x === null || isProxy(x)) return false;
   const proto: unknown = Object.getPrototypeOf(x);
   return proto === Object.prototype || proto === null;

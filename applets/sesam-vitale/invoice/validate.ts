@@ -12,6 +12,7 @@ import { priceActs } from '../tariff/price.js';
 import type { TariffTable } from '../tariff/types.js';
 import { amcAt, CSS_CONTRACT } from '../tariff/rates.js';
 import type { Issue } from './errors.js';
+import { billingEntity } from '../rules/billing.js';
 
 export type { Issue } from './errors.js';
 
@@ -119,7 +120,7 @@ function checkPractitionerAndAmounts(input: InvoiceInput, out: Issue[]): void {
   const add = (field: string, code: string, message: string): number => out.push({ field, code, message });
   if (!situation.canSignFse) add('situation', 'situation-cannot-sign', `La situation ${situation.number} de la CPS n'a pas le droit de signer des FSE : choisissez une autre situation.`);
   // A remplaçant invoices under the billing number of the practitioner replaced.
-  const entity = situation.remplacant && situation.replacedBillingNumber !== undefined ? situation.replacedBillingNumber : situation.billingNumber;
+  const entity = billingEntity(situation);
   if (entity !== practitioner.billingNumber) add('practitioner.billingNumber', 'situation-mismatch', 'Le numéro de facturation ne correspond pas à la situation choisie sur la CPS.');
   if (acts.length < 1 || acts.length > MAX_LINES) add('acts', 'lines-count', `Une facture porte de 1 à ${MAX_LINES} lignes (${acts.length} saisies).`);
   const secteur2 = situation.conventionCode === '2' || situation.conventionCode === '3';

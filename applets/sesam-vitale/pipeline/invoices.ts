@@ -48,6 +48,16 @@ export function withState(r: InvoiceRecord, state: InvoiceState, at: number, not
   return { ...r, state, history: [...r.history, note ? { state, at, note } : { state, at }] };
 }
 
+/** Held for the practice computer: unloaded over the host link (tla/unload.ts), not yet erased. */
+export function isHeld(r: InvoiceRecord): boolean {
+  return r.state === 'secured' && r.hostHeldAt !== undefined;
+}
+
+/** Secured, not replaced and not held: the device puts it in a lot of its own. */
+export function awaitsDeviceLot(r: InvoiceRecord): boolean {
+  return r.state === 'secured' && r.replacedBy === undefined && r.hostHeldAt === undefined;
+}
+
 export async function loadInvoice(billing: string, no: number): Promise<InvoiceRecord | undefined> {
   return getAs<InvoiceRecord>(keys.invoice(billing, no));
 }
@@ -116,7 +126,7 @@ async function secureStored(billing: string, created: InvoiceRecord): Promise<Se
   // erased) is on its way too: the computer sends it, so a new one would be a second DRE.
   const previousDre = data.correctedFrom !== undefined ? await dreOf(billing, data.correctedFrom) : undefined;
   const keepPrevious =
-    previousDre !== undefined && (previousDre.hostHeldAt !== undefined || !['created', 'secured', 'arl-negative', 'rejected'].includes(previousDre.state));
+    previousDre !== undefined && (isHeld(previousDre) || !['created', 'secured', 'arl-negative', 'rejected'].includes(previousDre.state));
   const dre = keepPrevious ? null : buildDre(data, c.invoice + 1);
   if (dre) {
     dreNo = allocate(c, 'invoice');

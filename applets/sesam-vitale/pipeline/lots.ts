@@ -12,7 +12,7 @@ import type { FileRecord, InvoiceKind, InvoiceRecord, IsoDate, LotRecord } from 
 import type { StoreOp } from '../../../platform/sdk/api.js';
 import { encodeLotBody, MAX_INVOICES_PER_LOT, type LotEntry } from '../formats/lot.js';
 import { fileIdOf } from '../formats/file.js';
-import { withState } from './invoices.js';
+import { awaitsDeviceLot, withState } from './invoices.js';
 import { keys, listAs, put } from './keys.js';
 import { allocate, counterOp, readCounters } from './numbering.js';
 
@@ -53,7 +53,7 @@ function entryBytes(e: LotEntry): number {
 
 /** Secured invoices the device sends itself: those held for the practice computer never go in a device lot. */
 export async function securedInvoices(billing: string): Promise<InvoiceRecord[]> {
-  return (await listAs<InvoiceRecord>(keys.invoices(billing))).map((x) => x.value).filter((r) => r.state === 'secured' && r.replacedBy === undefined && r.hostHeldAt === undefined && r.record && r.cpsSignature);
+  return (await listAs<InvoiceRecord>(keys.invoices(billing))).map((x) => x.value).filter((r) => awaitsDeviceLot(r) && r.record && r.cpsSignature);
 }
 
 export async function unsignedLots(billing: string): Promise<StoredLot[]> {

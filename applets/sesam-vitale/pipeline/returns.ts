@@ -17,7 +17,8 @@ import { classifyReturn, type MailReceived } from '../formats/mail.js';
 import { decodeArl, type ArlReport } from '../formats/arl.js';
 import { decodeRsp, type RspReport } from '../formats/rsp.js';
 import { toHex } from '../../../platform/sdk/hex.js';
-import { withState } from './invoices.js';
+import { isObj } from '../invoice/payload.js';
+import { isHeld, withState } from './invoices.js';
 import { getAs, keys, put } from './keys.js';
 import { DEVICE_NUMBER_LIMIT } from './numbering.js';
 import type { StoredFile, StoredLot } from './lots.js';
@@ -43,20 +44,20 @@ export interface ReturnsResult {
   error?: string;
 }
 
-/** The file number inside a fileId (`F` + 9-digit billing number + 6-digit file number). */
-function fileNoOfId(fileId: string): number {
+/** An ARL about a file or lot numbered in the practice computer's range (fileId: `F` + 9-digit billing number + 6-digit file number). */
+function computerArl(fileId: string, lotNo: number): boolean {
   const m = /^F[0-9]{9}([0-9]{6})$/.exec(fileId);
-  return m ? Number(m[1]) : -1;
+  return lotNo >= DEVICE_NUMBER_LIMIT || (m !== null && Number(m[1]) >= DEVICE_NUMBER_LIMIT);
 }
 
 /** An invoice the practice computer transmits: unloaded to it (erased here, or still held). */
 function hostsInvoice(inv: InvoiceRecord | undefined): boolean {
-  return inv !== undefined && (inv.state === 'unloaded' || (inv.state === 'secured' && inv.hostHeldAt !== undefined));
+  return inv !== undefined && (inv.state === 'unloaded' || isHeld(inv));
 }
 
 /** Why a decoded return belongs to the practice computer: 'all' (leave untouched), 'some' (RSP shared), or null. */
 async function hostShare(c: { kind: 'ARL'; report: ArlReport } | { kind: 'RSP'; report: RspReport }): Promise<'all' | 'some' | null> {
-  if (c.kind === 'ARL') return c.report.lotNo >= DEVICE_NUMBER_LIMIT || fileNoOfId(c.report.fileId) >= DEVICE_NUMBER_LIMIT ? 'all' : null;
+  if (c.kind === 'ARL') return computerArl(c.report.fileId, c.report.lotNo) ? 'all' : null;
   let host = 0;
   for (const p of c.report.payments) if (hostsInvoice(await getAs<InvoiceRecord>(keys.invoice(c.report.billingNumber, p.invoiceNo)))) host++;
   return host === 0 ? null : host === c.report.payments.length ? 'all' : 'some';
@@ -64,10 +65,6 @@ async function hostShare(c: { kind: 'ARL'; report: ArlReport } | { kind: 'RSP'; 
 
 /** A return we cannot apply: it goes to ret-bad. */
 class BadReturn extends Error {}
-
-function isObj(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
-}
 
 function asMail(v: unknown, uid: string): MailReceived {
   if (!isObj(v) || v.type !== 'message' || !Array.isArray(v.attachments)) throw new BadReturn('réponse POP3 inattendue');
@@ -120,9 +117,9 @@ async function applyArl(r: ArlReport, uid: string, now: number, res: ReturnsResu
   return ops;
 }
 
-async function applyRsp(r: RspReport, uid: string, now: number, res: ReturnsResult): Promise<StoreOp[]> {
+/** `shared`: hostShare said 'some' (the caller asked it once, before applying). */
+async function applyRsp(r: RspReport, uid: string, now: number, res: ReturnsResult, shared: boolean): Promise<StoreOp[]> {
   const b = r.billingNumber;
-  const shared = r.payments.length > 0 && (await hostShare({ kind: 'RSP', report: r })) === 'some';
   const ops: StoreOp[] = [put(keys.ret(uid), { kind: 'RSP', seq: r.seq, billingNumber: b, at: now, ...(shared ? { sharedWithHost: true } : {}) })];
   const seen = new Map<number, InvoiceRecord>();
   for (const p of r.payments) {
@@ -149,8 +146,8 @@ async function applyRsp(r: RspReport, uid: string, now: number, res: ReturnsResu
 
 /** An ARL whose subject names a file or lot numbered in the practice computer's range. */
 function computerArlSubject(subject: string): boolean {
-  const m = /^DI-SV ARL F[0-9]{9}([0-9]{6}) L([0-9]{1,6})$/.exec(subject);
-  return m !== null && (Number(m[1]) >= DEVICE_NUMBER_LIMIT || Number(m[2]) >= DEVICE_NUMBER_LIMIT);
+  const m = /^DI-SV ARL (F[0-9]{15}) L([0-9]{1,6})$/.exec(subject);
+  return m !== null && computerArl(m[1]!, Number(m[2]));
 }
 
 /** How much of a corrupt return is kept for inspection (its size and SHA-256 are kept whole). */
@@ -204,7 +201,7 @@ export async function fetchReturns(): Promise<ReturnsResult> {
           res.leftForHost++;
           continue;
         }
-        const ops = decoded.kind === 'ARL' ? await applyArl(decoded.report, uid, now, res) : await applyRsp(decoded.report, uid, now, res);
+        const ops = decoded.kind === 'ARL' ? await applyArl(decoded.report, uid, now, res) : await applyRsp(decoded.report, uid, now, res, share === 'some');
         await platform.store.transaction(ops);
         if (share === 'some') {
           res.leftForHost++;

@@ -6,9 +6,10 @@
  */
 import type { InvoiceRecord, InvoiceState, IsoDate } from '../model.js';
 import { addDays } from '../rules/dates.js';
-import { keys, listAs } from './keys.js';
+import { getAs, keys, listAs } from './keys.js';
 import type { StoredFile, StoredLot } from './lots.js';
 import { isNetFailure } from './transmit.js';
+import { awaitsDeviceLot, isHeld } from './invoices.js';
 import type { PaymentRecord } from './payment.js';
 
 export const STATES: InvoiceState[] = ['created', 'secured', 'in-lot', 'sent', 'arl-positive', 'arl-negative', 'paid', 'rejected', 'unloaded'];
@@ -53,6 +54,23 @@ export interface PortableStatus {
   nextDeadline: IsoDate | null;
 }
 
+/** A waiting file whose last attempt failed for want of network (the first waiting one says "offline"). */
+export function failedForNetwork(f: { attempts: number; lastError?: string }): boolean {
+  return f.attempts > 0 && isNetFailure(f.lastError);
+}
+
+/**
+ * Whether the device is out of network (portable mode), from the files only: cheaper than
+ * computeStatus for callers that need the invoices' deadlines only when it is (the home screen).
+ */
+export async function deviceOffline(): Promise<boolean> {
+  for (const key of await platform.store.list({ prefix: keys.files() })) {
+    const f = await getAs<StoredFile>(key);
+    if (f?.state === 'ready') return failedForNetwork(f);
+  }
+  return false;
+}
+
 export async function computeStatus(today: IsoDate): Promise<StatusResult> {
   const byState = Object.fromEntries(STATES.map((s) => [s, 0])) as Record<InvoiceState, number>;
   const out: StatusResult = { ok: true, today, byState, toSecure: [], lotsPending: 0, filesWaiting: [], late: [], dueToday: [], dueSoon: [], rejectsToRedo: [], paid: { count: 0, amount: 0 }, payments: { approved: 0, declined: 0, pending: 0, amount: 0 }, portable: { offline: false, filesWaiting: 0, invoicesWaiting: 0, nextDeadline: null }, heldForHost: 0 };
@@ -61,9 +79,8 @@ export async function computeStatus(today: IsoDate): Promise<StatusResult> {
     byState[r.state] = (byState[r.state] ?? 0) + 1;
     const no = r.data.invoiceNo;
     if (r.state === 'created') out.toSecure.push(no);
-    if (r.state === 'secured' && r.hostHeldAt !== undefined) out.heldForHost++;
-    const waits = (r.state === 'secured' && r.hostHeldAt === undefined && r.replacedBy === undefined) || r.state === 'in-lot';
-    if (waits) {
+    if (isHeld(r)) out.heldForHost++;
+    if (awaitsDeviceLot(r) || r.state === 'in-lot') {
       out.portable.invoicesWaiting++;
       if (out.portable.nextDeadline === null || r.deadline < out.portable.nextDeadline) out.portable.nextDeadline = r.deadline;
     }
@@ -83,7 +100,7 @@ export async function computeStatus(today: IsoDate): Promise<StatusResult> {
   for (const { value: f } of await listAs<StoredFile>(keys.files())) {
     if (f.state !== 'ready') continue;
     // Files go in order: the first waiting one says whether the device is out of network.
-    if (out.portable.filesWaiting === 0 && f.attempts > 0 && isNetFailure(f.lastError)) {
+    if (out.portable.filesWaiting === 0 && failedForNetwork(f)) {
       out.portable.offline = true;
       out.portable.since = f.offlineSince ?? f.nextAttemptAt;
     }

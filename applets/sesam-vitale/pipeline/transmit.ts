@@ -10,7 +10,7 @@ import type { InvoiceRecord, IsoDate } from '../model.js';
 import type { StoreOp } from '../../../platform/sdk/api.js';
 import { storedFileMail, type MailMessage } from '../formats/mail.js';
 import { billingEntity, currentSituation, cpsSignCms, session } from '../session.js';
-import { withState } from './invoices.js';
+import { awaitsDeviceLot, withState } from './invoices.js';
 import { billingOfKey, getAs, keys, listAs, put } from './keys.js';
 import { buildFiles, buildLots, securedInvoices, unsignedLots, type StoredFile, type StoredLot } from './lots.js';
 
@@ -168,7 +168,7 @@ export async function transmit(force: boolean, today: IsoDate): Promise<Transmit
         }
       }
     }
-  } else if ((await listAs<InvoiceRecord>(keys.invoices())).some((x) => x.value.state === 'secured' && x.value.hostHeldAt === undefined && x.value.replacedBy === undefined)) {
+  } else if ((await listAs<InvoiceRecord>(keys.invoices())).some((x) => awaitsDeviceLot(x.value))) {
     errors.push('Insérez la carte CPS pour constituer les lots des factures sécurisées');
   }
   for (const b of billings) {

@@ -16,6 +16,7 @@ import { TARIFF_TABLES } from '../tariff/tables.js';
 import type { TariffTable } from '../tariff/types.js';
 import { isIsoDate } from '../rules/dates.js';
 import { getAs, keys, put } from '../pipeline/keys.js';
+import { utf8Encode } from '../../../platform/sdk/text.js';
 
 export interface DaySituation {
   billingNumber: string;
@@ -39,7 +40,10 @@ export interface DayData {
 export const MAX_SITUATIONS = 16;
 export const MAX_PATIENTS = 500;
 export const MAX_BENEFICIARIES = 16;
-/** The store keeps at most 1 MiB per value; the JSON size is a safe upper bound of the stored size. */
+/**
+ * The store keeps at most 1 MiB per value (MessagePack, strings in UTF-8): the JSON's UTF-8 size is a
+ * safe upper bound of the stored size (its length in characters is not: a tariff label's "é" is 2 bytes).
+ */
 const MAX_DAY_BYTES = 900 * 1024;
 
 function list(v: unknown, field: string, max: number): unknown[] {
@@ -95,7 +99,7 @@ export function parseDayData(args: Obj, loadedAt: number): DayData {
     }
   }
   const data: DayData = { day: o.day as string, loadedAt, situations, patients, tariff };
-  if (JSON.stringify(data).length > MAX_DAY_BYTES) bad('patients', `données du jour trop volumineuses (plus de ${MAX_DAY_BYTES} octets) : chargez moins de patients`);
+  if (utf8Encode(JSON.stringify(data)).length > MAX_DAY_BYTES) bad('patients', `données du jour trop volumineuses (plus de ${MAX_DAY_BYTES} octets) : chargez moins de patients`);
   return data;
 }
 

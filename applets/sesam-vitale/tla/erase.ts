@@ -10,9 +10,9 @@ import type { EraseResult } from '../../../platform/wire/hostlink.js';
 import type { StoreOp } from '../../../platform/sdk/api.js';
 import type { InvoiceRecord } from '../model.js';
 import { bad, obj, type Obj } from '../invoice/payload.js';
-import { withState } from '../pipeline/invoices.js';
+import { isHeld, withState } from '../pipeline/invoices.js';
 import { getAs, keys, put } from '../pipeline/keys.js';
-import { INVOICE_REF, invoiceKeyOfRef, isHeld, SEEN_REF, type SeenEntry } from './unload.js';
+import { INVOICE_REF, invoiceKeyOfRef, SEEN_REF, type SeenEntry } from './unload.js';
 
 export const MAX_ERASE_REFS = 1000;
 

@@ -49,8 +49,6 @@ const OPS: Record<string, { label: string; run: Op }> = {
   },
 };
 
-export const HOST_OPS = Object.keys(OPS);
-
 function failure(code: string, message: string, field?: string): Transferable {
   return { ok: false, error: field === undefined ? { code, message } : { code, message, field } };
 }

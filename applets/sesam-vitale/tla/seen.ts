@@ -10,6 +10,8 @@ import { keys, put } from '../pipeline/keys.js';
 import { seenRef, type SeenEntry } from './unload.js';
 
 export const SEEN_KEEP_MS = 30 * 24 * 3600 * 1000;
+/** Keys deleted by one purge at most (the next tick goes on). */
+const PURGE_MAX = 500;
 
 export async function recordVitaleRead(read: VitaleRead): Promise<void> {
   const readAt = await platform.clock.now();
@@ -22,15 +24,16 @@ export async function purgeSeen(): Promise<number> {
   const limit = (await platform.clock.now()) - SEEN_KEEP_MS;
   const ops: StoreOp[] = [];
   for (const prefix of [keys.seens(), keys.seenErasedAll()]) {
-    for (const key of await platform.store.list({ prefix })) {
+    // At most PURGE_MAX keys a run: only the oldest are listed (this runs on every timer tick).
+    const room = PURGE_MAX - ops.length;
+    if (room <= 0) break;
+    for (const key of await platform.store.list({ prefix, limit: room })) {
       // Keys start with the read time, zero-padded: the first recent one ends the walk.
       const readAt = Number(key.slice(prefix.length, prefix.length + 15));
       if (!(readAt < limit)) break;
       ops.push({ op: 'delete', key });
-      if (ops.length >= 500) break;
     }
   }
   if (ops.length > 0) await platform.store.transaction(ops);
   return ops.length;
 }
-

@@ -10,7 +10,8 @@ import type { BeneficiaryUnloadResult, HostLinkValue, InvoiceUnloadResult, Unloa
 import type { StoreOp } from '../../../platform/sdk/api.js';
 import type { Beneficiary, Insured, InvoiceRecord } from '../model.js';
 import { bad, int, obj, str, type Obj } from '../invoice/payload.js';
-import { getAs, keys, listAs, pad, put, toStored } from '../pipeline/keys.js';
+import { isHeld, withState } from '../pipeline/invoices.js';
+import { keys, listAs, pad, put, toStored } from '../pipeline/keys.js';
 
 export const PAGE_DEFAULT = 20;
 export const PAGE_MAX = 50;
@@ -63,10 +64,6 @@ export function unloadable(r: InvoiceRecord): boolean {
   return r.state === 'secured' && r.replacedBy === undefined && r.record !== undefined && r.cpsSignature !== undefined;
 }
 
-export function isHeld(r: InvoiceRecord): boolean {
-  return r.state === 'secured' && r.hostHeldAt !== undefined;
-}
-
 function invoiceItem(r: InvoiceRecord): UnloadedInvoice {
   const d = r.data;
   const it: UnloadedInvoice = {
@@ -92,40 +89,52 @@ function itemBytes(r: InvoiceRecord): number {
   return (r.record?.length ?? 0) + (r.cpsSignature?.length ?? 0) + (r.vitaleAuth?.length ?? 0) + (r.vitaleCertDer?.length ?? 0) + ITEM_OVERHEAD_BYTES;
 }
 
+/** How one kind of unloaded value is paged and marked held. */
+interface Unloadable<T> {
+  eligible: (v: T) => boolean;
+  bytes: (v: T) => number;
+  held: (v: T) => boolean;
+  /** The value as held from `now` on. */
+  mark: (v: T, now: number) => T;
+}
+
 /**
- * Generic page walk over store keys after `afterKey`: takes eligible values until `max` or the byte
- * budget, and tells whether another eligible one follows.
+ * One page, in key order after `afterKey`, of the values under `prefix`, all read once: eligible
+ * values until `max` or the byte budget, whether another eligible one follows, and how many are
+ * held once this page's new ones are marked (in ONE transaction, before the answer leaves).
  */
-async function page<T>(prefix: string, afterKey: string | null, max: number, eligible: (v: T) => boolean, bytes: (v: T) => number): Promise<{ items: Array<{ key: string; value: T }>; more: boolean }> {
+async function unloadPage<T>(prefix: string, afterKey: string | null, max: number, u: Unloadable<T>): Promise<{ items: Array<{ key: string; value: T }>; more: boolean; held: number }> {
+  const all = await listAs<T>(prefix);
   const items: Array<{ key: string; value: T }> = [];
   let used = 0;
-  for (const key of await platform.store.list({ prefix })) {
-    if (afterKey !== null && key <= afterKey) continue;
-    const value = await getAs<T>(key);
-    if (value === undefined || !eligible(value)) continue;
-    const b = bytes(value);
-    if (items.length >= max || (items.length > 0 && used + b > PAGE_MAX_BYTES)) return { items, more: true };
-    items.push({ key, value });
+  let more = false;
+  for (const x of all) {
+    if ((afterKey !== null && x.key <= afterKey) || !u.eligible(x.value)) continue;
+    const b = u.bytes(x.value);
+    if (items.length >= max || (items.length > 0 && used + b > PAGE_MAX_BYTES)) {
+      more = true;
+      break;
+    }
+    items.push(x);
     used += b;
   }
-  return { items, more: false };
+  const now = await platform.clock.now();
+  const ops: StoreOp[] = items.filter((x) => !u.held(x.value)).map((x) => put(x.key, u.mark(x.value, now)));
+  if (ops.length > 0) await platform.store.transaction(ops);
+  return { items, more, held: all.filter((x) => u.held(x.value)).length + ops.length };
 }
 
 export async function unloadInvoices(args: Obj): Promise<InvoiceUnloadResult> {
   const a = pageArgs(args, INVOICE_REF, 'référence <facturation>/<n° de facture>');
   const afterKey = a.after === undefined ? null : invoiceKeyOfRef(a.after);
   if (a.after !== undefined && afterKey === null) bad('after', 'after : référence de facture invalide');
-  const { items, more } = await page<InvoiceRecord>(keys.invoices(), afterKey, a.max, unloadable, itemBytes);
-  const now = await platform.clock.now();
-  const ops: StoreOp[] = [];
-  for (const it of items) {
-    if (it.value.hostHeldAt !== undefined) continue;
-    const held: InvoiceRecord = { ...it.value, hostHeldAt: now, history: [...it.value.history, { state: 'secured', at: now, note: 'déchargée vers l’ordinateur du cabinet' }] };
-    ops.push(put(it.key, held));
-  }
   // Marked before the answer leaves: from now on these never go in a device lot.
-  if (ops.length > 0) await platform.store.transaction(ops);
-  const held = (await listAs<InvoiceRecord>(keys.invoices())).filter((x) => isHeld(x.value)).length;
+  const { items, more, held } = await unloadPage<InvoiceRecord>(keys.invoices(), afterKey, a.max, {
+    eligible: unloadable,
+    bytes: itemBytes,
+    held: isHeld,
+    mark: (r, now) => ({ ...withState(r, 'secured', now, 'déchargée vers l’ordinateur du cabinet'), hostHeldAt: now }),
+  });
   const list = items.map((x) => invoiceItem(x.value));
   return { items: list, next: more && list.length > 0 ? list[list.length - 1]!.ref : null, held };
 }
@@ -137,12 +146,12 @@ function seenBytes(e: SeenEntry): number {
 export async function unloadBeneficiaries(args: Obj): Promise<BeneficiaryUnloadResult> {
   const a = pageArgs(args, SEEN_REF, 'référence de lecture Vitale');
   const afterKey = a.after === undefined ? null : keys.seen(a.after);
-  const { items, more } = await page<SeenEntry>(keys.seens(), afterKey, a.max, () => true, seenBytes);
-  const now = await platform.clock.now();
-  const ops: StoreOp[] = [];
-  for (const it of items) if (it.value.hostHeldAt === undefined) ops.push(put(it.key, { ...it.value, hostHeldAt: now }));
-  if (ops.length > 0) await platform.store.transaction(ops);
-  const held = (await listAs<SeenEntry>(keys.seens())).filter((x) => x.value.hostHeldAt !== undefined).length;
+  const { items, more, held } = await unloadPage<SeenEntry>(keys.seens(), afterKey, a.max, {
+    eligible: () => true,
+    bytes: seenBytes,
+    held: (e) => e.hostHeldAt !== undefined,
+    mark: (e, now) => ({ ...e, hostHeldAt: now }),
+  });
   const list: UnloadedBeneficiaries[] = items.map((x) => ({
     ref: x.key.slice(keys.seens().length),
     readAt: x.value.readAt,

@@ -3,7 +3,7 @@
  * lives under <dataDir>/hostlink/ (key file 0600), made on first boot; the practice computer (tla/)
  * makes its own with the same function.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { certificateToPem, fromPem, generateP256, issueCertificate, privateKeyToPem } from '../packages/keys.js';
@@ -47,12 +47,18 @@ export function writeFileAtomic(path: string, data: string, mode = 0o600): void 
   const tmp = `${path}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
   const fd = openSync(tmp, 'w', mode);
   try {
-    writeSync(fd, data);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    try {
+      writeSync(fd, data);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (e) {
+    // A full disk must not leave a temp file beside the key or the paired list at every try.
+    rmSync(tmp, { force: true });
+    throw e;
   }
-  renameSync(tmp, path);
   try {
     const dirFd = openSync(join(path, '..'), 'r');
     try {

@@ -6,6 +6,7 @@
 import { randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseStrictJson } from '../policy/strict-json.js';
 import { computePairProofs, proofsEqual } from './proof.js';
 import { writeFileAtomic } from './identity.js';
 
@@ -114,7 +115,8 @@ export class PairedHosts {
     }
     let json: unknown;
     try {
-      json = JSON.parse(text);
+      // The list of trusted computers: read as strictly as a policy (no duplicate keys).
+      json = parseStrictJson(text);
     } catch (e) {
       throw new Error(`${file}: not readable JSON (${(e as Error).message}); remove it to forget every paired computer (they must then pair again)`);
     }
@@ -133,6 +135,10 @@ export class PairedHosts {
     return this.hosts.map((h) => ({ ...h }));
   }
 
+  has(fingerprint: string): boolean {
+    return this.hosts.some((h) => h.fingerprint === fingerprint);
+  }
+
   get(fingerprint: string): PairedHost | undefined {
     const h = this.hosts.find((x) => x.fingerprint === fingerprint);
     return h ? { ...h } : undefined;
@@ -140,7 +146,7 @@ export class PairedHosts {
 
   /** True when there is room for this host (already paired ones may pair again). */
   hasRoomFor(fingerprint: string): boolean {
-    return this.hosts.length < MAX_PAIRED_HOSTS || this.hosts.some((h) => h.fingerprint === fingerprint);
+    return this.hosts.length < MAX_PAIRED_HOSTS || this.has(fingerprint);
   }
 
   add(host: PairedHost): void {

@@ -27,6 +27,11 @@ export function shortFingerprint(fp: string): string {
   return (fp.slice(0, 16).toUpperCase().match(/.{1,4}/g) ?? []).join(' ');
 }
 
+/** How the audit names a host: its short fingerprint, or '(no certificate)' when it presented none (''). */
+export function hostLabel(fp: string): string {
+  return fp ? shortFingerprint(fp) : '(no certificate)';
+}
+
 /** The code as typed, without spaces ("1234 5678" -> "12345678"). */
 export function normalizePairCode(code: string): string {
   return code.replace(/\s+/g, '');

@@ -2,25 +2,18 @@
  * Strict checks of what a host sends: the request envelope (wire/hostlink.ts HostRequest) and the
  * arguments of the kernel's own operations. Every failure names the field.
  */
-import { isProxy } from 'node:util/types';
 import { DOMAIN_HOST_OPS, KERNEL_HOST_OPS, type HostLinkErrorCode, type HostLinkValue, type HostOp, type HostRequest } from '../../wire/hostlink.js';
-import { validateWireValue } from '../../wire/validate.js';
+import { isPlainObject, validateWireValue } from '../../wire/validate.js';
 
-export const ALL_HOST_OPS: readonly HostOp[] = [...KERNEL_HOST_OPS, ...DOMAIN_HOST_OPS];
+const ALL_HOST_OPS: readonly HostOp[] = [...KERNEL_HOST_OPS, ...DOMAIN_HOST_OPS];
 const REQUEST_KEYS = ['v', 'id', 'op', 'args'] as const;
-export const MAX_REQUEST_ID = 0xffffffff;
+const MAX_REQUEST_ID = 0xffffffff;
 
 export type RequestCheck =
   | { ok: true; request: HostRequest }
   | { ok: false; id: number | null; code: HostLinkErrorCode; message: string; field?: string; close: boolean };
 
-export function isPlainObject(x: unknown): x is Record<string, unknown> {
-  if (typeof x !== 'object' || x === null || isProxy(x) || Array.isArray(x)) return false;
-  const proto: unknown = Object.getPrototypeOf(x);
-  return proto === Object.prototype || proto === null;
-}
-
-export function describeValue(x: unknown): string {
+function describeValue(x: unknown): string {
   if (x === null) return 'null';
   if (Array.isArray(x)) return 'an array';
   if (x instanceof Uint8Array) return 'bytes';

@@ -5,10 +5,9 @@
  */
 import type { DomainHostOp, HostLinkValue } from '../../wire/hostlink.js';
 import type { WireValue } from '../../wire/messages.js';
-import { validateWireValue } from '../../wire/validate.js';
+import { isPlainObject, validateWireValue } from '../../wire/validate.js';
 import { KernelError } from '../errors.js';
 import { redactText } from '../redact.js';
-import { isPlainObject } from './request.js';
 import type { HostOutcome } from './server.js';
 
 /** What the router needs from the kernel. */

@@ -9,7 +9,7 @@ import * as tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { encodeFrame, FrameDecoder } from '../../wire/frames.js';
 import { HOSTLINK_MAX_FRAME_BYTES, type HostLinkErrorCode, type HostLinkValue, type HostRequest, type HostResponse } from '../../wire/hostlink.js';
-import { certFingerprint, shortFingerprint } from './proof.js';
+import { certFingerprint, hostLabel, shortFingerprint } from './proof.js';
 import { checkHostRequest } from './request.js';
 
 export const HOSTLINK_MAX_CONNECTIONS = 4;
@@ -141,34 +141,39 @@ export class HostLinkServer {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
+  /** A host that presented no certificate ('') is never paired. */
+  private isPaired(fingerprint: string): boolean {
+    return fingerprint !== '' && this.opts.isPaired(fingerprint);
+  }
+
   private accept(socket: tls.TLSSocket): void {
     const peer = socket.getPeerCertificate();
     const raw = peer && 'raw' in peer ? (peer.raw as Buffer | undefined) : undefined;
     const fingerprint = raw ? certFingerprint(raw) : '';
     const conn = new Connection(socket, fingerprint, `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`);
     socket.on('error', () => socket.destroy());
-    const paired = fingerprint !== '' && this.opts.isPaired(fingerprint);
+    const paired = this.isPaired(fingerprint);
     if (this.live.size >= this.maxConnections && paired) {
       // Links of computers that are not paired (they may only `pair`) never keep a paired one out:
       // one of them (idle first, else the oldest) makes room. Otherwise a stranger holding links
       // open would lock the practice computer out.
-      const strangers = [...this.live].filter((c) => !(c.fingerprint !== '' && this.opts.isPaired(c.fingerprint)));
+      const strangers = [...this.live].filter((c) => !this.isPaired(c.fingerprint));
       const victim = strangers.find((c) => !c.busy) ?? strangers[0];
       if (victim) {
-        this.opts.audit('hostlink.evicted', { host: victim.fingerprint ? shortFingerprint(victim.fingerprint) : '(no certificate)', for: shortFingerprint(fingerprint) });
+        this.opts.audit('hostlink.evicted', { host: hostLabel(victim.fingerprint), for: shortFingerprint(fingerprint) });
         victim.send({ v: 1, id: null, ok: false, error: { code: 'E_BUSY', message: 'the device needs this link for a paired computer: the link is closed; pair from a free moment' } });
         victim.close();
         this.live.delete(victim);
       }
     }
     if (this.live.size >= this.maxConnections) {
-      this.opts.audit('hostlink.busy', { host: fingerprint ? shortFingerprint(fingerprint) : '(no certificate)', connections: this.live.size });
+      this.opts.audit('hostlink.busy', { host: hostLabel(fingerprint), connections: this.live.size });
       conn.send({ v: 1, id: null, ok: false, error: { code: 'E_BUSY', message: `the device already serves ${this.maxConnections} links: close one and try again` } });
       conn.close();
       return;
     }
     this.live.add(conn);
-    this.opts.audit('hostlink.connect', { host: fingerprint ? shortFingerprint(fingerprint) : '(no certificate)', paired });
+    this.opts.audit('hostlink.connect', { host: hostLabel(fingerprint), paired });
     socket.setTimeout(this.idleTimeoutMs, () => {
       // A request in progress (a long unload) is not idleness: its answer re-arms the timer.
       if (conn.busy) return;
@@ -215,8 +220,8 @@ export class HostLinkServer {
       conn.send({ v: 1, id: req.id, ok: false, error: { code: 'E_BUSY', message: 'a request of this link is in progress: wait for its answer before sending the next' } });
       return;
     }
-    if (req.op !== 'pair' && !(conn.fingerprint !== '' && this.opts.isPaired(conn.fingerprint))) {
-      this.opts.audit('hostlink.request', { host: conn.fingerprint ? shortFingerprint(conn.fingerprint) : '(no certificate)', op: req.op, error: 'E_UNPAIRED' });
+    if (req.op !== 'pair' && !this.isPaired(conn.fingerprint)) {
+      this.opts.audit('hostlink.request', { host: hostLabel(conn.fingerprint), op: req.op, error: 'E_UNPAIRED' });
       conn.send({
         v: 1,
         id: req.id,

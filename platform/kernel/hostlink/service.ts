@@ -3,14 +3,15 @@
  * the device screen, the kernel's own operations (pair, identify, date.get, date.set) and the
  * forwarding of domain operations (router.ts). Audited without arguments, results, codes or proofs.
  */
-import { DOMAIN_HOST_OPS, HOSTLINK_PROTOCOL, type DomainHostOp, type HostRequest } from '../../wire/hostlink.js';
+import { DOMAIN_HOST_OPS, HOST_NAME, HOSTLINK_PROTOCOL, type DomainHostOp, type HostRequest } from '../../wire/hostlink.js';
 import type { Terminal, ScreenContent } from '../terminal.js';
 import type { DeviceClock } from '../clock.js';
-import { CLOCK_MAX_MS, CLOCK_MIN_MS } from '../clock.js';
+import { isDeviceTime } from '../clock.js';
 import { redactText } from '../redact.js';
+import { AuditBudget } from '../audit-budget.js';
 import { hostLinkDir, loadOrCreateDeviceIdentity, type DeviceIdentity } from './identity.js';
 import { formatPairCode, PairedHosts, PairingWindow, PAIRING_TTL_MS, type PairedHost } from './pairing.js';
-import { shortFingerprint } from './proof.js';
+import { hostLabel, shortFingerprint } from './proof.js';
 import { ArgsError, exactArgs } from './request.js';
 import { routeDomainOp, type HostLinkGateway } from './router.js';
 import { HostLinkServer, type HostConnection, type HostOutcome } from './server.js';
@@ -35,41 +36,6 @@ export interface HostLinkServiceOptions {
   pairingNow?: () => number;
 }
 
-const HOST_NAME = /^[\p{L}\p{N} ._'’()\-/@#&+]{1,48}$/u;
-
-/** Audit without a flood: kernel-wide events pass, per-link ones up to a budget per window. */
-class AuditGate {
-  private start = 0;
-  private used = 0;
-  private suppressed = 0;
-  constructor(
-    private readonly append: (event: string, fields: Record<string, unknown>) => void,
-    private readonly perWindow = 40,
-    private readonly windowMs = 10_000,
-  ) {}
-
-  always(event: string, fields: Record<string, unknown>): void {
-    this.append(event, fields);
-  }
-
-  budgeted(event: string, fields: Record<string, unknown>): void {
-    const t = Date.now();
-    if (t - this.start >= this.windowMs) {
-      this.flush();
-      this.start = t;
-      this.used = 0;
-    }
-    if (this.used < this.perWindow) {
-      this.used++;
-      this.append(event, fields);
-    } else this.suppressed++;
-  }
-
-  flush(): void {
-    if (this.suppressed > 0) this.append('hostlink.audit-suppressed', { count: this.suppressed, windowMs: this.windowMs });
-    this.suppressed = 0;
-  }
-}
 
 export class HostLinkService {
   readonly fingerprint: string;
@@ -77,7 +43,8 @@ export class HostLinkService {
   private server!: HostLinkServer;
   private readonly hosts: PairedHosts;
   private readonly pairing: PairingWindow;
-  private readonly auditGate: AuditGate;
+  /** Per-link events (connections, requests, refusals) are budgeted: a flooding computer cannot fill the audit log. */
+  private readonly budget: AuditBudget;
   private screen: { release: () => void } | null = null;
   private expiryTimer: NodeJS.Timeout | null = null;
 
@@ -89,7 +56,7 @@ export class HostLinkService {
     this.deviceId = identity.deviceId;
     this.hosts = new PairedHosts(hostLinkDir(opts.dataDir));
     this.pairing = new PairingWindow(opts.pairingNow ?? Date.now);
-    this.auditGate = new AuditGate(opts.audit);
+    this.budget = new AuditBudget({ append: (event, _domain, fields = {}) => opts.audit(event, fields) }, 40);
   }
 
   /** Loads (or makes) the device identity and listens. */
@@ -103,12 +70,12 @@ export class HostLinkService {
       certPem: identity.certPem,
       ...(opts.maxConnections !== undefined ? { maxConnections: opts.maxConnections } : {}),
       ...(opts.idleTimeoutMs !== undefined ? { idleTimeoutMs: opts.idleTimeoutMs } : {}),
-      isPaired: (fp) => svc.hosts.get(fp) !== undefined,
+      isPaired: (fp) => svc.hosts.has(fp),
       handle: (conn, req, signal) => svc.handle(conn, req, signal),
-      audit: (event, fields) => svc.auditGate.budgeted(event, fields),
+      audit: (event, fields) => svc.budgeted(event, fields),
     });
     const a = svc.address();
-    svc.auditGate.always('hostlink.listen', { host: a.host, port: a.port, deviceId: svc.deviceId, fingerprint: shortFingerprint(svc.fingerprint), paired: svc.hosts.list().length });
+    svc.opts.audit('hostlink.listen', { host: a.host, port: a.port, deviceId: svc.deviceId, fingerprint: shortFingerprint(svc.fingerprint), paired: svc.hosts.list().length });
     return svc;
   }
 
@@ -119,7 +86,7 @@ export class HostLinkService {
   /** Opens a pairing window: a fresh code, valid 5 minutes, shown on the device screen (only there). */
   beginPairing(): { code: string; expiresAt: number } {
     const { code, expiresAt } = this.pairing.begin();
-    this.auditGate.always('hostlink.pair.begin', { expiresAt });
+    this.opts.audit('hostlink.pair.begin', { expiresAt });
     this.showPairingScreen({
       title: PAIRING_SCREEN_TITLE,
       lines: [`Code : ${formatPairCode(code)}`, 'Valable 5 minutes', `Empreinte : ${shortFingerprint(this.fingerprint)}`, 'Saisissez ce code sur l’ordinateur'],
@@ -133,7 +100,7 @@ export class HostLinkService {
   }
 
   cancelPairing(): void {
-    if (this.pairing.cancel()) this.auditGate.always('hostlink.pair.cancel', {});
+    if (this.pairing.cancel()) this.opts.audit('hostlink.pair.cancel', {});
     this.endPairingScreen();
   }
 
@@ -152,7 +119,7 @@ export class HostLinkService {
     if (!host) return false;
     this.hosts.remove(fingerprint);
     this.server.dropHost(fingerprint);
-    this.auditGate.always('hostlink.unpair', { host: shortFingerprint(fingerprint), name: host.name });
+    this.opts.audit('hostlink.unpair', { host: shortFingerprint(fingerprint), name: host.name });
     return true;
   }
 
@@ -165,7 +132,11 @@ export class HostLinkService {
     this.pairing.cancel();
     this.endPairingScreen();
     await this.server.close();
-    this.auditGate.flush();
+    this.budget.flushAll();
+  }
+
+  private budgeted(event: string, fields: Record<string, unknown>): void {
+    this.budget.append(event, 'hostlink', fields);
   }
 
   // ---- the screen --------------------------------------------------------------------------------
@@ -211,7 +182,7 @@ export class HostLinkService {
   // ---- requests ----------------------------------------------------------------------------------
 
   private async handle(conn: HostConnection, req: HostRequest, signal: AbortSignal): Promise<HostOutcome> {
-    const host = conn.fingerprint ? shortFingerprint(conn.fingerprint) : '(no certificate)';
+    const host = hostLabel(conn.fingerprint);
     let out: HostOutcome;
     let domain: string | undefined;
     try {
@@ -230,7 +201,7 @@ export class HostLinkService {
           ? { ok: false, error: { code: 'E_REQUEST', message: e.message, field: e.field } }
           : { ok: false, error: { code: 'E_INTERNAL', message: `internal error: ${redactText(String((e as Error)?.message ?? e)).slice(0, 200)}` } };
     }
-    this.auditGate.budgeted('hostlink.request', { host, op: req.op, ...(domain ? { domain } : {}), ...(out.ok ? { ok: true } : { error: out.error.code, ...(out.error.domainCode ? { domainCode: out.error.domainCode } : {}) }) });
+    this.budgeted('hostlink.request', { host, op: req.op, ...(domain ? { domain } : {}), ...(out.ok ? { ok: true } : { error: out.error.code, ...(out.error.domainCode ? { domainCode: out.error.domainCode } : {}) }) });
     if (out.ok) return { ok: true, result: out.result };
     return { ok: false, error: out.error, ...(out.close ? { close: true } : {}) };
   }
@@ -245,7 +216,7 @@ export class HostLinkService {
       throw new ArgsError('hostProof', 'pair: hostProof must be 32 bytes (HMAC-SHA256, see wire/hostlink.ts)');
     }
     const refuse = (reason: string, message: string): HostOutcome => {
-      this.auditGate.budgeted('hostlink.pair.refused', { host: conn.fingerprint ? shortFingerprint(conn.fingerprint) : '(no certificate)', reason });
+      this.budgeted('hostlink.pair.refused', { host: hostLabel(conn.fingerprint), reason });
       return { ok: false, error: { code: 'E_PAIRING', message } };
     };
     if (conn.fingerprint === '') return refuse('no-certificate', 'the computer presented no TLS certificate: it needs its own (di tla makes one)');
@@ -257,7 +228,7 @@ export class HostLinkService {
     }
     this.hosts.add({ fingerprint: conn.fingerprint, name: hostName, pairedAt: Date.now() });
     this.endPairingScreen();
-    this.auditGate.always('hostlink.pair.ok', { host: shortFingerprint(conn.fingerprint), name: hostName });
+    this.opts.audit('hostlink.pair.ok', { host: shortFingerprint(conn.fingerprint), name: hostName });
     return { ok: true, result: { deviceId: this.deviceId, deviceProof: check.deviceProof } };
   }
 
@@ -287,11 +258,11 @@ export class HostLinkService {
   private dateSet(args: Record<string, unknown>, host: string): HostOutcome {
     exactArgs('date.set', args, ['now']);
     const now = args.now;
-    if (typeof now !== 'number' || !Number.isInteger(now) || now < CLOCK_MIN_MS || now > CLOCK_MAX_MS) {
+    if (!isDeviceTime(now)) {
       throw new ArgsError('now', `date.set: now must be an integer number of ms since the epoch between 2020-01-01 and 2099-12-31`);
     }
     this.opts.clock.set(now);
-    this.auditGate.always('hostlink.date.set', { host });
+    this.opts.audit('hostlink.date.set', { host });
     return { ok: true, result: { now: this.opts.clock.now(), offsetMs: this.opts.clock.offsetMs } };
   }
 }
